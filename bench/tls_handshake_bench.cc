@@ -25,8 +25,13 @@ struct Mesh {
   crypto::CertificateAuthority ca = *crypto::CertificateAuthority::create_root("cluster.local", std::chrono::hours(24));
   std::shared_ptr<const crypto::TrustBundle> bundle = *crypto::TrustBundle::from_pem(ca.root_pem(), "cluster.local");
   std::string chain_pem(const crypto::PrivateKey& key, const SpiffeId& id) {
+    auto pems = ca.sign_key(key.get(), id, std::chrono::hours(1));
+    if (!pems.ok()) {
+      std::fprintf(stderr, "sign: %s\n", pems.status().ToString().c_str());
+      std::exit(1);
+    }
     std::string out;
-    for (auto& p : *ca.sign_key(key.get(), id, std::chrono::hours(1))) out += p;
+    for (auto& p : *pems) out += p;
     return out;
   }
 };

@@ -30,11 +30,11 @@ std::set<int> field_numbers(const std::string& bytes) {
     return false;
   };
   while (i < bytes.size()) {
-    uint64_t key;
+    uint64_t key = 0;
     REQUIRE(varint(&key));
     int field = static_cast<int>(key >> 3), wt = static_cast<int>(key & 7);
     out.insert(field);
-    uint64_t v;
+    uint64_t v = 0;
     switch (wt) {
       case 0: REQUIRE(varint(&v)); break;
       case 1: i += 8; break;
