@@ -1,0 +1,1 @@
+#include "istiod/ambient/mesh_config.h"

@@ -1,0 +1,29 @@
+// Mesh-wide settings the ambient translation depends on (Istio's meshConfig subset).
+#pragma once
+
+#include <string>
+
+namespace ambit::istiod::ambient {
+
+struct MeshConfig {
+  std::string root_namespace = "istio-system";  // GLOBAL policies live here
+  std::string trust_domain = "cluster.local";
+  std::string cluster_id = "Kubernetes";        // Workload.uid prefix, Workload.cluster_id
+  std::string domain_suffix = "cluster.local";  // Service hostnames <name>.<ns>.svc.<suffix>
+  std::string network;                          // default network ("" = unnamed)
+};
+
+// Istio's labels and annotations (pkg/config/constants), in one place.
+inline constexpr const char* kDataplaneModeLabel = "istio.io/dataplane-mode";
+inline constexpr const char* kDataplaneModeAmbient = "ambient";
+inline constexpr const char* kDataplaneModeNone = "none";
+inline constexpr const char* kUseWaypointLabel = "istio.io/use-waypoint";
+inline constexpr const char* kUseWaypointNamespaceLabel = "istio.io/use-waypoint-namespace";
+inline constexpr const char* kWaypointForLabel = "istio.io/waypoint-for";
+inline constexpr const char* kWaypointGatewayClass = "istio-waypoint";
+inline constexpr const char* kCanonicalNameLabel = "service.istio.io/canonical-name";
+inline constexpr const char* kCanonicalRevisionLabel = "service.istio.io/canonical-revision";
+inline constexpr const char* kNetworkLabel = "topology.istio.io/network";
+inline constexpr unsigned kHboneMtlsPort = 15008;
+
+}  // namespace ambit::istiod::ambient

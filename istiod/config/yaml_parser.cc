@@ -1,0 +1,630 @@
+#include "istiod/config/yaml_parser.h"
+
+#include <arpa/inet.h>
+#include <yaml-cpp/yaml.h>
+
+#include <functional>
+#include <sstream>
+
+#include "common/base/status.h"
+#include "common/identity/spiffe.h"
+#include "common/base/strings.h"
+
+namespace ambit::istiod {
+namespace {
+
+// Thrown only inside this file, for a field that fails validation; converted to a Rejection at
+// the object boundary. (yaml-cpp itself throws; the parser is not on a data path.)
+struct FieldError {
+  std::string path;
+  std::string msg;
+};
+
+class Field {
+ public:
+  Field(const YAML::Node& n, std::string path) : n_(n), path_(std::move(path)) {}
+  const YAML::Node& node() const { return n_; }
+  const std::string& path() const { return path_; }
+  bool present() const { return n_.IsDefined() && !n_.IsNull(); }
+
+  Field operator[](const char* key) const {
+    if (present() && !n_.IsMap()) fail("want an object");
+    YAML::Node child = present() ? n_[key] : YAML::Node();
+    return Field(child, path_.empty() ? key : path_ + "." + key);
+  }
+  [[noreturn]] void fail(const std::string& msg) const { throw FieldError{path_, msg}; }
+
+  std::string str(const std::string& def = "") const {
+    if (!present()) return def;
+    if (!n_.IsScalar()) fail("want a string");
+    return n_.Scalar();
+  }
+  std::string required_str() const {
+    if (!present()) fail("required");
+    std::string s = str();
+    if (s.empty()) fail("must not be empty");
+    return s;
+  }
+  bool boolean(bool def = false) const {
+    if (!present()) return def;
+    if (!n_.IsScalar()) fail("want true or false");
+    const std::string& s = n_.Scalar();
+    if (s == "true" || s == "True") return true;
+    if (s == "false" || s == "False") return false;
+    fail(str_cat("want true or false, got '", printable(s), "'"));
+  }
+  int64_t integer(int64_t lo, int64_t hi) const {
+    if (!n_.IsScalar()) fail("want an integer");
+    const std::string& s = n_.Scalar();
+    char* end = nullptr;
+    errno = 0;
+    long long v = std::strtoll(s.c_str(), &end, 10);
+    if (s.empty() || *end != '\0' || errno != 0) fail(str_cat("want an integer, got '", printable(s), "'"));
+    if (v < lo || v > hi) fail(str_cat(v, " is out of range ", lo, "-", hi));
+    return v;
+  }
+  uint16_t port() const { return static_cast<uint16_t>(integer(1, 65535)); }
+  bool is_int() const {
+    if (!n_.IsScalar()) return false;
+    const std::string& s = n_.Scalar();
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+  }
+  void each(const std::function<void(const Field&)>& fn) const {
+    if (!present()) return;
+    if (!n_.IsSequence()) fail("want a list");
+    for (size_t i = 0; i < n_.size(); ++i) fn(Field(n_[i], str_cat(path_, "[", i, "]")));
+  }
+  std::vector<std::string> strings() const {
+    std::vector<std::string> out;
+    each([&](const Field& f) { out.push_back(f.str()); });
+    return out;
+  }
+  Labels string_map() const {
+    Labels out;
+    if (!present()) return out;
+    if (!n_.IsMap()) fail("want a map of strings");
+    for (auto it = n_.begin(); it != n_.end(); ++it) {
+      std::string k = it->first.Scalar();
+      if (!it->second.IsScalar() && !it->second.IsNull()) {
+        throw FieldError{str_cat(path_, ".", k), "want a string"};
+      }
+      out[k] = it->second.IsNull() ? "" : it->second.Scalar();
+    }
+    return out;
+  }
+
+ private:
+  YAML::Node n_;
+  std::string path_;
+};
+
+Labels labels_field(const Field& f) {
+  Labels l = f.string_map();
+  for (const auto& [k, v] : l) {
+    if (auto s = validate_label_key(k); !s.ok()) throw FieldError{str_cat(f.path(), ".", k), std::string(s.message())};
+    if (auto s = validate_label_value(v); !s.ok()) throw FieldError{str_cat(f.path(), ".", k), std::string(s.message())};
+  }
+  return l;
+}
+
+LabelSelector label_selector(const Field& f) {
+  LabelSelector sel;
+  sel.match_labels = labels_field(f["matchLabels"]);
+  f["matchExpressions"].each([&](const Field& e) {
+    LabelSelector::Requirement r;
+    r.key = e["key"].required_str();
+    if (auto s = validate_label_key(r.key); !s.ok()) e["key"].fail(std::string(s.message()));
+    std::string op = e["operator"].required_str();
+    r.values = e["values"].strings();
+    using Op = LabelSelector::Requirement::Op;
+    if (op == "In") r.op = Op::kIn;
+    else if (op == "NotIn") r.op = Op::kNotIn;
+    else if (op == "Exists") r.op = Op::kExists;
+    else if (op == "DoesNotExist") r.op = Op::kDoesNotExist;
+    else e["operator"].fail(str_cat("unknown operator '", printable(op), "' (want In, NotIn, Exists, DoesNotExist)"));
+    bool needs_values = r.op == Op::kIn || r.op == Op::kNotIn;
+    if (needs_values && r.values.empty()) e["values"].fail(str_cat("required for operator ", op));
+    if (!needs_values && !r.values.empty()) e["values"].fail(str_cat("must be empty for operator ", op));
+    sel.match_expressions.push_back(std::move(r));
+  });
+  return sel;
+}
+
+std::string ip_field(const Field& f) {
+  std::string s = f.str();
+  if (!valid_ip(s)) f.fail(str_cat("'", printable(s), "' is not an IP address"));
+  return s;
+}
+
+std::vector<std::string> cidr_list(const Field& f) {
+  std::vector<std::string> out;
+  f.each([&](const Field& e) {
+    std::string s = e.str();
+    if (auto st = validate_cidr(s); !st.ok()) e.fail(std::string(st.message()));
+    out.push_back(s);
+  });
+  return out;
+}
+
+std::vector<std::string> port_list(const Field& f) {
+  std::vector<std::string> out;
+  f.each([&](const Field& e) {
+    if (!e.is_int()) e.fail(str_cat("want a port number, got '", printable(e.str()), "'"));
+    e.port();
+    out.push_back(e.str());
+  });
+  return out;
+}
+
+std::vector<std::string> nonempty_strings(const Field& f) {
+  std::vector<std::string> out;
+  f.each([&](const Field& e) {
+    std::string s = e.str();
+    if (s.empty()) e.fail("must not be empty");
+    out.push_back(s);
+  });
+  return out;
+}
+
+Pod parse_pod(const Field& spec, const Field& status) {
+  Pod p;
+  p.node_name = spec["nodeName"].str();
+  p.service_account = spec["serviceAccountName"].str(spec["serviceAccount"].str("default"));
+  if (auto s = validate_path_segment("service account", p.service_account); !s.ok()) {
+    spec["serviceAccountName"].fail(std::string(s.message()));
+  }
+  p.host_network = spec["hostNetwork"].boolean();
+  p.restart_policy = spec["restartPolicy"].str("Always");
+  if (p.restart_policy != "Always" && p.restart_policy != "OnFailure" && p.restart_policy != "Never") {
+    spec["restartPolicy"].fail("want Always, OnFailure or Never");
+  }
+  spec["containers"].each([&](const Field& c) {
+    Container ct;
+    ct.name = c["name"].required_str();
+    ct.image = c["image"].str();
+    ct.command = c["command"].strings();
+    ct.args = c["args"].strings();
+    c["env"].each([&](const Field& e) { ct.env.push_back({e["name"].required_str(), e["value"].str()}); });
+    c["ports"].each([&](const Field& pf) {
+      ContainerPort cp;
+      cp.name = pf["name"].str();
+      cp.port = pf["containerPort"].port();
+      cp.protocol = pf["protocol"].str("TCP");
+      ct.ports.push_back(cp);
+    });
+    p.containers.push_back(std::move(ct));
+  });
+  p.phase = status["phase"].str();
+  status["podIPs"].each([&](const Field& f) { p.ips.push_back(ip_field(f["ip"])); });
+  if (p.ips.empty() && status["podIP"].present()) p.ips.push_back(ip_field(status["podIP"]));
+  status["conditions"].each([&](const Field& c) {
+    if (c["type"].str() == "Ready") p.ready = c["status"].str() == "True";
+  });
+  return p;
+}
+
+Service parse_service(const Field& spec) {
+  Service s;
+  if (spec["selector"].present()) s.selector = labels_field(spec["selector"]);
+  s.type = spec["type"].str("ClusterIP");
+  s.traffic_distribution = spec["trafficDistribution"].str();
+  std::vector<std::string> ips = spec["clusterIPs"].strings();
+  if (ips.empty() && spec["clusterIP"].present()) ips.push_back(spec["clusterIP"].str());
+  for (size_t i = 0; i < ips.size(); ++i) {
+    if (ips[i] == "None" || ips[i].empty()) continue;
+    if (!valid_ip(ips[i])) {
+      throw FieldError{"spec.clusterIPs", str_cat("'", printable(ips[i]), "' is not an IP address")};
+    }
+    s.cluster_ips.push_back(ips[i]);
+  }
+  std::map<std::string, bool> names;
+  spec["ports"].each([&](const Field& pf) {
+    ServicePort p;
+    p.name = pf["name"].str();
+    p.port = pf["port"].port();
+    p.protocol = pf["protocol"].str("TCP");
+    p.app_protocol = pf["appProtocol"].str();
+    Field tp = pf["targetPort"];
+    if (!tp.present()) {
+      p.target_port.number = p.port;
+    } else if (tp.is_int()) {
+      p.target_port.number = tp.port();
+    } else {
+      p.target_port.name = tp.str();
+      if (!valid_dns1123_label(p.target_port.name)) tp.fail("want a port number or a port name");
+    }
+    if (!p.name.empty() && names[p.name]) pf["name"].fail(str_cat("duplicate port name '", p.name, "'"));
+    names[p.name] = true;
+    s.ports.push_back(std::move(p));
+  });
+  if (s.ports.size() > 1) {
+    for (const auto& p : s.ports) {
+      if (p.name.empty()) throw FieldError{"spec.ports", "every port needs a name when there are several"};
+    }
+  }
+  return s;
+}
+
+AuthorizationPolicy parse_authz(const Field& spec) {
+  AuthorizationPolicy ap;
+  if (spec["selector"].present()) ap.selector = label_selector(spec["selector"]);
+  spec["targetRefs"].each([&](const Field& t) {
+    ap.target_refs.push_back({t["group"].str(), t["kind"].required_str(), t["name"].required_str(),
+                              t["namespace"].str()});
+  });
+  if (spec["targetRef"].present()) {
+    Field t = spec["targetRef"];
+    ap.target_refs.push_back({t["group"].str(), t["kind"].required_str(), t["name"].required_str(),
+                              t["namespace"].str()});
+  }
+  if (ap.selector && !ap.target_refs.empty()) spec["targetRefs"].fail("cannot be used together with selector");
+  std::string action = spec["action"].str("ALLOW");
+  if (action == "ALLOW") ap.action = AuthorizationPolicy::Action::kAllow;
+  else if (action == "DENY") ap.action = AuthorizationPolicy::Action::kDeny;
+  else if (action == "AUDIT") ap.action = AuthorizationPolicy::Action::kAudit;
+  else if (action == "CUSTOM") ap.action = AuthorizationPolicy::Action::kCustom;
+  else spec["action"].fail(str_cat("unknown action '", printable(action), "' (want ALLOW, DENY, AUDIT, CUSTOM)"));
+  if (ap.action == AuthorizationPolicy::Action::kCustom) {
+    ap.provider = spec["provider"]["name"].required_str();
+  }
+  spec["rules"].each([&](const Field& rf) {
+    AuthorizationPolicy::Rule r;
+    rf["from"].each([&](const Field& ff) {
+      Field s = ff["source"];
+      if (!s.present()) ff.fail("a from entry needs a source");
+      AuthorizationPolicy::Source src;
+      src.principals = nonempty_strings(s["principals"]);
+      src.not_principals = nonempty_strings(s["notPrincipals"]);
+      src.request_principals = nonempty_strings(s["requestPrincipals"]);
+      src.not_request_principals = nonempty_strings(s["notRequestPrincipals"]);
+      src.namespaces = nonempty_strings(s["namespaces"]);
+      src.not_namespaces = nonempty_strings(s["notNamespaces"]);
+      src.ip_blocks = cidr_list(s["ipBlocks"]);
+      src.not_ip_blocks = cidr_list(s["notIpBlocks"]);
+      src.remote_ip_blocks = cidr_list(s["remoteIpBlocks"]);
+      src.not_remote_ip_blocks = cidr_list(s["notRemoteIpBlocks"]);
+      src.service_accounts = nonempty_strings(s["serviceAccounts"]);
+      src.not_service_accounts = nonempty_strings(s["notServiceAccounts"]);
+      r.from.push_back(std::move(src));
+    });
+    rf["to"].each([&](const Field& tf) {
+      Field o = tf["operation"];
+      if (!o.present()) tf.fail("a to entry needs an operation");
+      AuthorizationPolicy::Operation op;
+      op.hosts = nonempty_strings(o["hosts"]);
+      op.not_hosts = nonempty_strings(o["notHosts"]);
+      op.ports = port_list(o["ports"]);
+      op.not_ports = port_list(o["notPorts"]);
+      op.methods = nonempty_strings(o["methods"]);
+      op.not_methods = nonempty_strings(o["notMethods"]);
+      op.paths = nonempty_strings(o["paths"]);
+      op.not_paths = nonempty_strings(o["notPaths"]);
+      r.to.push_back(std::move(op));
+    });
+    rf["when"].each([&](const Field& wf) {
+      AuthorizationPolicy::Condition c;
+      c.key = wf["key"].required_str();
+      c.values = wf["values"].strings();
+      c.not_values = wf["notValues"].strings();
+      if (c.values.empty() && c.not_values.empty()) wf.fail("needs values or notValues");
+      if (c.key == "destination.port") {
+        for (auto* list : {&c.values, &c.not_values}) {
+          for (const auto& v : *list) {
+            if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || std::stoi(v) < 1 ||
+                std::stoi(v) > 65535) {
+              wf.fail(str_cat("destination.port value '", printable(v), "' is not a port"));
+            }
+          }
+        }
+      }
+      if (c.key == "source.ip" || c.key == "destination.ip" || c.key == "remote.ip") {
+        for (auto* list : {&c.values, &c.not_values}) {
+          for (const auto& v : *list) {
+            if (auto st = validate_cidr(v); !st.ok()) wf.fail(std::string(st.message()));
+          }
+        }
+      }
+      r.when.push_back(std::move(c));
+    });
+    ap.rules.push_back(std::move(r));
+  });
+  return ap;
+}
+
+PeerAuthentication::Mode pa_mode(const Field& f) {
+  std::string m = f.str("UNSET");
+  if (m == "UNSET") return PeerAuthentication::Mode::kUnset;
+  if (m == "DISABLE") return PeerAuthentication::Mode::kDisable;
+  if (m == "PERMISSIVE") return PeerAuthentication::Mode::kPermissive;
+  if (m == "STRICT") return PeerAuthentication::Mode::kStrict;
+  f.fail(str_cat("unknown mTLS mode '", printable(m), "' (want UNSET, DISABLE, PERMISSIVE, STRICT)"));
+}
+
+PeerAuthentication parse_peer_authn(const Field& spec) {
+  PeerAuthentication pa;
+  if (spec["selector"].present()) pa.selector = label_selector(spec["selector"]);
+  pa.mode = pa_mode(spec["mtls"]["mode"]);
+  Field plm = spec["portLevelMtls"];
+  if (plm.present()) {
+    if (!plm.node().IsMap()) plm.fail("want a map of port to mtls");
+    if (!pa.selector) plm.fail("portLevelMtls requires a workload selector");
+    for (auto it = plm.node().begin(); it != plm.node().end(); ++it) {
+      Field k(it->first, str_cat(plm.path(), ".", it->first.Scalar()));
+      uint16_t port = k.port();
+      pa.port_level[port] = pa_mode(Field(it->second, k.path())["mode"]);
+    }
+  }
+  return pa;
+}
+
+Gateway parse_gateway(const Field& spec) {
+  Gateway g;
+  g.gateway_class = spec["gatewayClassName"].required_str();
+  spec["listeners"].each([&](const Field& l) {
+    g.listeners.push_back({l["name"].required_str(), l["port"].port(), l["protocol"].required_str()});
+  });
+  return g;
+}
+
+std::string to_json(const YAML::Node& n);
+
+void json_string(std::string* out, const std::string& s) {
+  out->push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '"': *out += "\\\""; break;
+      case '\\': *out += "\\\\"; break;
+      case '\n': *out += "\\n"; break;
+      case '\t': *out += "\\t"; break;
+      case '\r': *out += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          *out += buf;
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+std::string to_json(const YAML::Node& n) {
+  std::string out;
+  if (!n.IsDefined() || n.IsNull()) return "null";
+  if (n.IsScalar()) {
+    json_string(&out, n.Scalar());
+    return out;
+  }
+  if (n.IsSequence()) {
+    out = "[";
+    for (size_t i = 0; i < n.size(); ++i) out += (i ? "," : "") + to_json(n[i]);
+    return out + "]";
+  }
+  out = "{";
+  bool first = true;
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    if (!first) out += ",";
+    first = false;
+    json_string(&out, it->first.Scalar());
+    out += ":" + to_json(it->second);
+  }
+  return out + "}";
+}
+
+struct KindInfo {
+  const char* api_version;
+  const char* kind;
+  Kind k;
+};
+constexpr KindInfo kKinds[] = {
+    {"v1", "Namespace", Kind::kNamespace},
+    {"v1", "Pod", Kind::kPod},
+    {"v1", "Service", Kind::kService},
+    {"v1", "ServiceAccount", Kind::kServiceAccount},
+    {"v1", "Node", Kind::kNode},
+    {"security.istio.io/v1", "AuthorizationPolicy", Kind::kAuthorizationPolicy},
+    {"security.istio.io/v1beta1", "AuthorizationPolicy", Kind::kAuthorizationPolicy},
+    {"security.istio.io/v1", "PeerAuthentication", Kind::kPeerAuthentication},
+    {"security.istio.io/v1beta1", "PeerAuthentication", Kind::kPeerAuthentication},
+    {"gateway.networking.k8s.io/v1", "Gateway", Kind::kGateway},
+    {"gateway.networking.k8s.io/v1beta1", "Gateway", Kind::kGateway},
+    {"gateway.networking.k8s.io/v1", "HTTPRoute", Kind::kHTTPRoute},
+    {"gateway.networking.k8s.io/v1beta1", "HTTPRoute", Kind::kHTTPRoute},
+};
+
+// Parses one document into `out`; returns false (with a rejection or notice) when it is not
+// accepted.
+void parse_object(const YAML::Node& doc, const std::string& source, ParseResult* out) {
+  Field root(doc, "");
+  Rejection rej{source, "", "", "", ""};
+  try {
+    if (!doc.IsMap()) root.fail("a document must be an object with apiVersion and kind");
+    std::string api = root["apiVersion"].str();
+    std::string kind = root["kind"].str();
+    rej.kind = kind;
+    Field md = root["metadata"];
+    rej.name = md["name"].str();
+    rej.ns = md["namespace"].str();
+    if (kind == "List") {
+      root["items"].each([&](const Field& item) {
+        parse_object(item.node(), str_cat(source, " ", item.path()), out);
+      });
+      return;
+    }
+    if (api.empty()) root["apiVersion"].fail("required");
+    if (kind.empty()) root["kind"].fail("required");
+    const KindInfo* info = nullptr;
+    for (const auto& k : kKinds) {
+      if (kind == k.kind && api == k.api_version) info = &k;
+    }
+    if (!info) {
+      bool known_kind = false;
+      for (const auto& k : kKinds) known_kind |= kind == k.kind;
+      if (known_kind) root["apiVersion"].fail(str_cat("unsupported apiVersion '", printable(api), "' for ", kind));
+      out->notices.push_back(str_cat(source, ": ignoring unknown kind ", printable(api), "/", printable(kind),
+                                     rej.name.empty() ? "" : " ", rej.name));
+      return;
+    }
+    auto obj = std::make_shared<ConfigObject>();
+    obj->kind = info->k;
+    obj->source = source;
+    ObjectMeta& m = obj->meta;
+    m.name = md["name"].required_str();
+    bool namespaced = kind_is_namespaced(info->k);
+    if (namespaced) {
+      m.ns = md["namespace"].str("default");
+      rej.ns = m.ns;
+      if (!valid_dns1123_label(m.ns)) md["namespace"].fail(str_cat("'", printable(m.ns), "' is not a valid namespace name"));
+    } else if (md["namespace"].present()) {
+      md["namespace"].fail(str_cat(kind, " is cluster-scoped and takes no namespace"));
+    }
+    bool label_name = info->k == Kind::kNamespace || info->k == Kind::kService;
+    if (label_name ? !valid_dns1123_label(m.name) : !valid_dns1123_subdomain(m.name)) {
+      md["name"].fail(str_cat("'", printable(m.name), "' is not a valid ", label_name ? "DNS-1123 label" : "DNS-1123 subdomain"));
+    }
+    m.uid = md["uid"].str();
+    m.resource_version = md["resourceVersion"].str();
+    m.labels = labels_field(md["labels"]);
+    m.annotations = md["annotations"].string_map();
+    m.deleting = md["deletionTimestamp"].present();
+    md["ownerReferences"].each([&](const Field& o) {
+      m.owner_references.push_back({o["kind"].required_str(), o["name"].required_str()});
+    });
+    Field spec = root["spec"];
+    switch (info->k) {
+      case Kind::kNamespace: obj->spec = Namespace{}; break;
+      case Kind::kPod: obj->spec = parse_pod(spec, root["status"]); break;
+      case Kind::kService: obj->spec = parse_service(spec); break;
+      case Kind::kServiceAccount: obj->spec = ServiceAccount{}; break;
+      case Kind::kNode: {
+        Node n;
+        root["status"]["addresses"].each([&](const Field& a) {
+          std::string addr = a["address"].str();
+          if (valid_ip(addr)) {
+            if (a["type"].str() == "InternalIP") n.addresses.insert(n.addresses.begin(), addr);
+            else n.addresses.push_back(addr);
+          }
+        });
+        obj->spec = n;
+        break;
+      }
+      case Kind::kAuthorizationPolicy: obj->spec = parse_authz(spec); break;
+      case Kind::kPeerAuthentication: obj->spec = parse_peer_authn(spec); break;
+      case Kind::kGateway: obj->spec = parse_gateway(spec); break;
+      case Kind::kHTTPRoute: obj->spec = HTTPRoute{to_json(spec.node())}; break;
+    }
+    out->objects.push_back(std::move(obj));
+  } catch (const FieldError& e) {
+    rej.reason = e.path.empty() ? e.msg : str_cat(e.path, ": ", e.msg);
+    out->rejections.push_back(std::move(rej));
+  } catch (const YAML::Exception& e) {
+    rej.reason = str_cat("malformed: ", e.what());
+    out->rejections.push_back(std::move(rej));
+  }
+}
+
+}  // namespace
+
+std::string Rejection::to_string() const {
+  std::string who = kind.empty() ? "object" : kind;
+  if (!name.empty()) who = ns.empty() ? str_cat(who, " ", name) : str_cat(who, " ", ns, "/", name);
+  return str_cat(source, ": ", who, ": ", reason);
+}
+
+absl::StatusOr<ParseResult> parse_yaml(std::string_view text, std::string_view source) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(str_cat(source, ": YAML syntax error at line ", e.mark.line + 1,
+                                              ", column ", e.mark.column + 1, ": ", e.msg));
+  }
+  ParseResult out;
+  for (size_t i = 0; i < docs.size(); ++i) {
+    if (!docs[i].IsDefined() || docs[i].IsNull()) continue;  // empty document ("---\n---")
+    parse_object(docs[i], str_cat(source, "#", i + 1), &out);
+  }
+  return out;
+}
+
+bool valid_dns1123_label(std::string_view s) {
+  if (s.empty() || s.size() > 63) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && !(c == '-' && i > 0 && i + 1 < s.size())) return false;
+  }
+  return true;
+}
+
+bool valid_dns1123_subdomain(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  for (std::string_view part : split(s, '.')) {
+    if (!valid_dns1123_label(part)) return false;
+  }
+  return true;
+}
+
+absl::Status validate_label_key(std::string_view k) {
+  std::string_view name = k;
+  auto slash = k.find('/');
+  if (slash != std::string_view::npos) {
+    std::string_view prefix = k.substr(0, slash);
+    name = k.substr(slash + 1);
+    if (!valid_dns1123_subdomain(prefix)) {
+      return absl::InvalidArgumentError(str_cat("label key '", printable(k), "' has an invalid prefix"));
+    }
+  }
+  if (name.empty() || name.size() > 63) {
+    return absl::InvalidArgumentError(str_cat("label key '", printable(k), "' must have a 1-63 character name"));
+  }
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    bool inner = c == '-' || c == '_' || c == '.';
+    if (!alnum && !(inner && i > 0 && i + 1 < name.size())) {
+      return absl::InvalidArgumentError(str_cat("label key '", printable(k), "' has an invalid character"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status validate_label_value(std::string_view v) {
+  if (v.size() > 63) return absl::InvalidArgumentError(str_cat("label value '", printable(v), "' is longer than 63 characters"));
+  for (size_t i = 0; i < v.size(); ++i) {
+    char c = v[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    bool inner = c == '-' || c == '_' || c == '.';
+    if (!alnum && !(inner && i > 0 && i + 1 < v.size())) {
+      return absl::InvalidArgumentError(str_cat("label value '", printable(v), "' has an invalid character"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool valid_ip(std::string_view s) {
+  std::string str(s);
+  unsigned char buf[16];
+  return inet_pton(AF_INET, str.c_str(), buf) == 1 || inet_pton(AF_INET6, str.c_str(), buf) == 1;
+}
+
+absl::Status validate_cidr(std::string_view s) {
+  auto slash = s.find('/');
+  std::string ip(s.substr(0, slash));
+  unsigned char buf[16];
+  int max = 0;
+  if (inet_pton(AF_INET, ip.c_str(), buf) == 1) max = 32;
+  else if (inet_pton(AF_INET6, ip.c_str(), buf) == 1) max = 128;
+  else return absl::InvalidArgumentError(str_cat("'", printable(s), "' is not an IP address or CIDR"));
+  if (slash == std::string_view::npos) return absl::OkStatus();
+  std::string_view len = s.substr(slash + 1);
+  if (len.empty() || len.size() > 3 || len.find_first_not_of("0123456789") != std::string_view::npos ||
+      std::stoi(std::string(len)) > max) {
+    return absl::InvalidArgumentError(str_cat("'", printable(s), "' has an invalid prefix length"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ambit::istiod
