@@ -413,6 +413,18 @@ std::string to_json(const YAML::Node& n) {
   return out + "}";
 }
 
+// FNV-1a 64: stable across runs and machines (unlike std::hash), enough to detect change.
+std::string fingerprint(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
 struct KindInfo {
   const char* api_version;
   const char* kind;
@@ -470,6 +482,7 @@ void parse_object(const YAML::Node& doc, const std::string& source, ParseResult*
     auto obj = std::make_shared<ConfigObject>();
     obj->kind = info->k;
     obj->source = source;
+    obj->fingerprint = fingerprint(to_json(doc));
     ObjectMeta& m = obj->meta;
     m.name = md["name"].required_str();
     bool namespaced = kind_is_namespaced(info->k);
@@ -485,7 +498,7 @@ void parse_object(const YAML::Node& doc, const std::string& source, ParseResult*
       md["name"].fail(str_cat("'", printable(m.name), "' is not a valid ", label_name ? "DNS-1123 label" : "DNS-1123 subdomain"));
     }
     m.uid = md["uid"].str();
-    m.resource_version = md["resourceVersion"].str();
+    m.resource_version = md["resourceVersion"].str(obj->fingerprint);
     m.labels = labels_field(md["labels"]);
     m.annotations = md["annotations"].string_map();
     m.deleting = md["deletionTimestamp"].present();

@@ -208,6 +208,9 @@ struct ConfigObject {
   ObjectMeta meta;
   Spec spec;
   std::string source;  // where it came from ("dir/file.yaml#3", "kube")
+  // Hash of the object's canonical content: equal fingerprints mean nothing changed, so a
+  // re-saved file does not trigger pushes.
+  std::string fingerprint;
 
   ObjectKey key() const { return ObjectKey{kind, meta.ns, meta.name}; }
   template <typename T>

@@ -1,0 +1,415 @@
+#include "istiod/ambient/index.h"
+
+#include <mutex>
+
+#include "common/base/strings.h"
+#include "istiod/ambient/authorization.h"
+
+namespace ambit::istiod::ambient {
+
+AmbientIndex::AmbientIndex(MeshConfig mesh) : mesh_(std::move(mesh)) {}
+
+AmbientIndex::NsMap& AmbientIndex::inputs(Kind k) {
+  switch (k) {
+    case Kind::kNamespace: return namespaces_;
+    case Kind::kPod: return pods_;
+    case Kind::kService: return services_;
+    case Kind::kServiceAccount: return service_accounts_;
+    case Kind::kNode: return nodes_;
+    case Kind::kAuthorizationPolicy: return authz_;
+    case Kind::kPeerAuthentication: return peer_authn_;
+    case Kind::kGateway: return gateways_;
+    case Kind::kHTTPRoute: return routes_;
+  }
+  return routes_;
+}
+
+const ConfigObject* AmbientIndex::get(Kind k, const std::string& ns, const std::string& name) const {
+  const NsMap& m = const_cast<AmbientIndex*>(this)->inputs(k);
+  auto it = m.find(ns);
+  if (it == m.end()) return nullptr;
+  auto jt = it->second.find(name);
+  return jt == it->second.end() ? nullptr : jt->second.get();
+}
+
+Changes AmbientIndex::apply(const std::vector<ConfigEvent>& events) {
+  Changes out;
+  for (const auto& e : events) {
+    if (e.type == EventType::kDelete) {
+      remove(e.obj, &out);
+    } else {
+      upsert(e.obj, &out);
+    }
+  }
+  return out;
+}
+
+Changes AmbientIndex::resync(const std::vector<ObjectPtr>& all) {
+  Changes out;
+  std::set<ObjectKey> keep;
+  for (const auto& o : all) keep.insert(o->key());
+  std::vector<ObjectPtr> gone;
+  for (Kind k : {Kind::kNamespace, Kind::kPod, Kind::kService, Kind::kServiceAccount, Kind::kNode,
+                 Kind::kAuthorizationPolicy, Kind::kPeerAuthentication, Kind::kGateway, Kind::kHTTPRoute}) {
+    for (const auto& [ns, objs] : inputs(k)) {
+      for (const auto& [name, o] : objs) {
+        if (!keep.count(o->key())) gone.push_back(o);
+      }
+    }
+  }
+  for (const auto& o : gone) remove(o, &out);
+  // Namespaces first so that pods see their namespace labels on the first build.
+  for (const auto& o : all) {
+    if (o->kind == Kind::kNamespace || o->kind == Kind::kGateway) upsert(o, &out);
+  }
+  for (const auto& o : all) {
+    if (o->kind != Kind::kNamespace && o->kind != Kind::kGateway) upsert(o, &out);
+  }
+  return out;
+}
+
+void AmbientIndex::upsert(const ObjectPtr& obj, Changes* out) {
+  auto& slot = inputs(obj->kind)[obj->meta.ns][obj->meta.name];
+  ObjectPtr before = slot;
+  if (before && before->fingerprint == obj->fingerprint && !obj->fingerprint.empty()) return;
+  slot = obj;
+  on_changed(before.get(), obj.get(), out);
+}
+
+void AmbientIndex::remove(const ObjectPtr& obj, Changes* out) {
+  auto& m = inputs(obj->kind);
+  auto it = m.find(obj->meta.ns);
+  if (it == m.end()) return;
+  auto jt = it->second.find(obj->meta.name);
+  if (jt == it->second.end()) return;
+  ObjectPtr before = jt->second;
+  it->second.erase(jt);
+  if (it->second.empty()) m.erase(it);
+  on_changed(before.get(), nullptr, out);
+}
+
+void AmbientIndex::on_changed(const ConfigObject* before, const ConfigObject* after, Changes* out) {
+  const ConfigObject* any = after ? after : before;
+  const std::string& ns = any->meta.ns;
+  const std::string& name = any->meta.name;
+  switch (any->kind) {
+    case Kind::kNamespace:
+      if (!before || !after || before->meta.labels != after->meta.labels) rebuild_namespace(name, out);
+      break;
+    case Kind::kPod:
+      rebuild_pod(ns, name, out);
+      break;
+    case Kind::kService: {
+      rebuild_service(ns, name, out);
+      auto selects = [](const ConfigObject* s, const Labels& l) {
+        if (!s) return false;
+        const auto& sel = s->as<Service>().selector;
+        return sel && !sel->empty() && selector_matches(*sel, l);
+      };
+      rebuild_pods_matching(ns, [&](const Labels& l) { return selects(before, l) || selects(after, l); }, out);
+      break;
+    }
+    case Kind::kAuthorizationPolicy: {
+      rebuild_authorization(ns, name, out);
+      auto selects = [](const ConfigObject* p, const Labels& l) {
+        if (!p) return false;
+        const auto& sel = p->as<AuthorizationPolicy>().selector;
+        return sel.has_value() && sel->matches(l);
+      };
+      auto pred = [&](const Labels& l) { return selects(before, l) || selects(after, l); };
+      if (ns == mesh_.root_namespace) {
+        for (const auto& [pns, _] : pods_) rebuild_pods_matching(pns, pred, out);
+      } else {
+        rebuild_pods_matching(ns, pred, out);
+      }
+      break;
+    }
+    case Kind::kPeerAuthentication: {
+      rebuild_peer_authentication(ns, name, out);
+      rebuild_static_policies(out);
+      auto selects = [](const ConfigObject* p, const Labels& l) {
+        if (!p) return false;
+        const auto& sel = p->as<PeerAuthentication>().selector;
+        return !sel.has_value() || sel->matches(l);
+      };
+      auto pred = [&](const Labels& l) { return selects(before, l) || selects(after, l); };
+      if (ns == mesh_.root_namespace) {
+        for (const auto& [pns, _] : pods_) rebuild_pods_matching(pns, pred, out);
+      } else {
+        rebuild_pods_matching(ns, pred, out);
+      }
+      break;
+    }
+    case Kind::kGateway: {
+      auto it = waypoint_users_.find(WaypointRef{ns, name});
+      if (it == waypoint_users_.end()) break;
+      std::set<ObjectKey> users = it->second;  // rebuilding edits the reverse index
+      for (const auto& k : users) {
+        if (k.kind == Kind::kPod) rebuild_pod(k.ns, k.name, out);
+        if (k.kind == Kind::kService) rebuild_service(k.ns, k.name, out);
+      }
+      break;
+    }
+    case Kind::kNode:
+    case Kind::kServiceAccount:
+    case Kind::kHTTPRoute:
+      break;  // stored for debug views and later consumers; no WDS output depends on them
+  }
+}
+
+void AmbientIndex::rebuild_namespace(const std::string& ns, Changes* out) {
+  rebuild_pods_matching(ns, [](const Labels&) { return true; }, out);
+  auto it = services_.find(ns);
+  if (it == services_.end()) return;
+  std::vector<std::string> names;
+  for (const auto& [n, _] : it->second) names.push_back(n);
+  for (const auto& n : names) rebuild_service(ns, n, out);
+}
+
+void AmbientIndex::rebuild_pods_matching(const std::string& ns,
+                                         const std::function<bool(const Labels&)>& pred, Changes* out) {
+  auto it = pods_.find(ns);
+  if (it == pods_.end()) return;
+  std::vector<std::string> names;
+  for (const auto& [n, p] : it->second) {
+    if (pred(p->meta.labels)) names.push_back(n);
+  }
+  for (const auto& n : names) rebuild_pod(ns, n, out);
+}
+
+void AmbientIndex::set_output(const std::string& type_url, const std::string& name, ResourcePtr r,
+                              Changes* out) {
+  bool address = type_url == kAddressType;
+  auto& m = address ? addresses_ : authorizations_;
+  std::unique_lock lock(mu_);
+  auto it = m.find(name);
+  if (it != m.end() && r && it->second->version == r->version) return;
+  if (address && it != m.end()) {
+    for (const auto& a : it->second->aliases) alias_to_name_.erase(a);
+  }
+  if (!r) {
+    if (it == m.end()) return;
+    m.erase(it);
+  } else {
+    if (address) {
+      for (const auto& a : r->aliases) alias_to_name_[a] = name;
+    }
+    m[name] = std::move(r);
+  }
+  (address ? out->addresses : out->authorizations).insert(name);
+}
+
+std::vector<std::string> AmbientIndex::workload_policies(const ConfigObject& pod) const {
+  std::vector<const ConfigObject*> local, root, pa_local, pa_root;
+  auto collect = [&](const NsMap& m, const std::string& ns, std::vector<const ConfigObject*>* v) {
+    auto it = m.find(ns);
+    if (it == m.end()) return;
+    for (const auto& [_, o] : it->second) v->push_back(o.get());
+  };
+  collect(authz_, pod.meta.ns, &local);
+  collect(peer_authn_, pod.meta.ns, &pa_local);
+  if (pod.meta.ns != mesh_.root_namespace) {
+    collect(authz_, mesh_.root_namespace, &root);
+    collect(peer_authn_, mesh_.root_namespace, &pa_root);
+  }
+  return workload_authorization_policies(pod.meta.ns, pod.meta.labels, local, root, pa_local, pa_root, mesh_);
+}
+
+void AmbientIndex::rebuild_pod(const std::string& ns, const std::string& name, Changes* out) {
+  const ConfigObject* pod = get(Kind::kPod, ns, name);
+  auto key = std::make_pair(ns, name);
+  ObjectKey okey{Kind::kPod, ns, name};
+
+  std::string new_uid;
+  ResourcePtr res;
+  std::optional<WaypointRef> wref;
+  if (pod) {
+    const ConfigObject* nso = get(Kind::kNamespace, "", ns);
+    const Labels* ns_labels = nso ? &nso->meta.labels : nullptr;
+    WorkloadInputs in;
+    in.pod = pod;
+    in.ns_labels = ns_labels;
+    if (auto it = services_.find(ns); it != services_.end()) {
+      for (const auto& [_, s] : it->second) in.services.push_back(s.get());
+    }
+    in.authorization_policies = workload_policies(*pod);
+    in.node = pod->as<Pod>().node_name.empty() ? nullptr : get(Kind::kNode, "", pod->as<Pod>().node_name);
+    auto lookup = [this](const std::string& gns, const std::string& gname) { return get(Kind::kGateway, gns, gname); };
+    if (auto w = build_workload(in, lookup, mesh_)) {
+      istio::workload::Address addr;
+      *addr.mutable_workload() = std::move(*w);
+      new_uid = addr.workload().uid();
+      res = make_resource(new_uid, kAddressType, addr, address_aliases(addr));
+    }
+    wref = waypoint_ref(pod->meta, ns_labels);
+  }
+  auto old = pod_uid_.find(key);
+  if (old != pod_uid_.end() && old->second != new_uid) {
+    set_output(kAddressType, old->second, nullptr, out);
+    pod_uid_.erase(old);
+  }
+  if (res) {
+    set_output(kAddressType, new_uid, std::move(res), out);
+    pod_uid_[key] = new_uid;
+  }
+
+  // Waypoint reverse index.
+  if (auto w = waypoint_of_.find(okey); w != waypoint_of_.end()) {
+    waypoint_users_[w->second].erase(okey);
+    if (waypoint_users_[w->second].empty()) waypoint_users_.erase(w->second);
+    waypoint_of_.erase(w);
+  }
+  if (wref) {
+    waypoint_of_[okey] = *wref;
+    waypoint_users_[*wref].insert(okey);
+  }
+
+  // Node -> (ns, sa) counts for the CA's impersonation check: swap this pod's contribution.
+  std::unique_lock lock(mu_);
+  if (auto pl = pod_placement_.find(key); pl != pod_placement_.end()) {
+    auto& counts = node_pods_[pl->second.first];
+    auto c = counts.find({ns, pl->second.second});
+    if (c != counts.end() && --c->second == 0) counts.erase(c);
+    if (counts.empty()) node_pods_.erase(pl->second.first);
+    pod_placement_.erase(pl);
+  }
+  if (pod) {
+    const Pod& p = pod->as<Pod>();
+    bool terminal = p.phase == "Succeeded" || p.phase == "Failed";
+    if (!p.node_name.empty() && !terminal) {
+      node_pods_[p.node_name][{ns, p.service_account}]++;
+      pod_placement_[key] = {p.node_name, p.service_account};
+    }
+  }
+}
+
+bool AmbientIndex::node_runs(const std::string& node, const std::string& ns, const std::string& sa) const {
+  std::shared_lock lock(mu_);
+  auto it = node_pods_.find(node);
+  return it != node_pods_.end() && it->second.count({ns, sa}) > 0;
+}
+
+void AmbientIndex::rebuild_service(const std::string& ns, const std::string& name, Changes* out) {
+  const ConfigObject* svc = get(Kind::kService, ns, name);
+  std::string rname = str_cat(ns, "/", service_hostname(ns, name, mesh_));
+  ObjectKey okey{Kind::kService, ns, name};
+  ResourcePtr res;
+  std::optional<WaypointRef> wref;
+  if (svc) {
+    const ConfigObject* nso = get(Kind::kNamespace, "", ns);
+    const Labels* ns_labels = nso ? &nso->meta.labels : nullptr;
+    auto lookup = [this](const std::string& gns, const std::string& gname) { return get(Kind::kGateway, gns, gname); };
+    if (auto s = build_service(*svc, ns_labels, lookup, mesh_)) {
+      istio::workload::Address addr;
+      *addr.mutable_service() = std::move(*s);
+      res = make_resource(rname, kAddressType, addr, address_aliases(addr));
+    }
+    wref = waypoint_ref(svc->meta, ns_labels);
+  }
+  set_output(kAddressType, rname, std::move(res), out);
+  if (auto w = waypoint_of_.find(okey); w != waypoint_of_.end()) {
+    waypoint_users_[w->second].erase(okey);
+    if (waypoint_users_[w->second].empty()) waypoint_users_.erase(w->second);
+    waypoint_of_.erase(w);
+  }
+  if (wref) {
+    waypoint_of_[okey] = *wref;
+    waypoint_users_[*wref].insert(okey);
+  }
+}
+
+void AmbientIndex::rebuild_authorization(const std::string& ns, const std::string& name, Changes* out) {
+  const ConfigObject* ap = get(Kind::kAuthorizationPolicy, ns, name);
+  ResourcePtr res;
+  if (ap) {
+    if (auto a = convert_authorization_policy(*ap, mesh_)) {
+      res = make_resource(str_cat(ns, "/", name), kAuthorizationType, *a);
+    }
+  }
+  set_output(kAuthorizationType, str_cat(ns, "/", name), std::move(res), out);
+}
+
+namespace {
+std::vector<const ConfigObject*> list_of(const std::map<std::string, ObjectPtr>* m) {
+  std::vector<const ConfigObject*> out;
+  if (m) {
+    for (const auto& [_, o] : *m) out.push_back(o.get());
+  }
+  return out;
+}
+}  // namespace
+
+void AmbientIndex::rebuild_peer_authentication(const std::string& ns, const std::string& name, Changes* out) {
+  // A converted policy merges a selector PeerAuthentication with the namespace-wide and
+  // mesh-wide ones, so a change to a namespace-wide (or mesh-wide) one re-converts its dependants.
+  auto convert = [&](const std::string& pns, const std::string& pname) {
+    std::string rname = str_cat(pns, "/", kConvertedPeerAuthenticationPrefix, pname);
+    const ConfigObject* pa = get(Kind::kPeerAuthentication, pns, pname);
+    ResourcePtr res;
+    if (pa) {
+      auto nit = peer_authn_.find(pns);
+      auto rit = peer_authn_.find(mesh_.root_namespace);
+      auto ns_list = list_of(nit == peer_authn_.end() ? nullptr : &nit->second);
+      auto root_list = list_of(rit == peer_authn_.end() ? nullptr : &rit->second);
+      if (auto a = convert_peer_authentication(*pa, namespace_peer_authentication(ns_list),
+                                               namespace_peer_authentication(root_list), mesh_)) {
+        res = make_resource(rname, kAuthorizationType, *a);
+      }
+    }
+    set_output(kAuthorizationType, rname, std::move(res), out);
+  };
+  convert(ns, name);
+  const ConfigObject* pa = get(Kind::kPeerAuthentication, ns, name);
+  bool scoped = pa && pa->as<PeerAuthentication>().selector.has_value();
+  if (scoped) return;
+  for (const auto& [pns, pas] : peer_authn_) {
+    if (pns != ns && ns != mesh_.root_namespace) continue;
+    for (const auto& [pname, _] : pas) {
+      if (!(pns == ns && pname == name)) convert(pns, pname);
+    }
+  }
+}
+
+void AmbientIndex::rebuild_static_policies(Changes* out) {
+  std::string rname = str_cat(mesh_.root_namespace, "/", kStaticStrictPolicyName);
+  ResourcePtr res;
+  if (!peer_authn_.empty()) res = make_resource(rname, kAuthorizationType, static_strict_policy(mesh_));
+  set_output(kAuthorizationType, rname, std::move(res), out);
+}
+
+ResourcePtr AmbientIndex::find(const std::string& type_url, const std::string& name) const {
+  std::shared_lock lock(mu_);
+  const auto& m = type_url == kAddressType ? addresses_ : authorizations_;
+  auto it = m.find(name);
+  return it == m.end() ? nullptr : it->second;
+}
+
+std::string AmbientIndex::resolve_alias(const std::string& alias) const {
+  std::shared_lock lock(mu_);
+  auto it = alias_to_name_.find(alias);
+  return it == alias_to_name_.end() ? std::string() : it->second;
+}
+
+std::vector<ResourcePtr> AmbientIndex::all(const std::string& type_url) const {
+  std::shared_lock lock(mu_);
+  const auto& m = type_url == kAddressType ? addresses_ : authorizations_;
+  std::vector<ResourcePtr> out;
+  out.reserve(m.size());
+  for (const auto& [_, r] : m) out.push_back(r);
+  return out;
+}
+
+size_t AmbientIndex::size(const std::string& type_url) const {
+  std::shared_lock lock(mu_);
+  return type_url == kAddressType ? addresses_.size() : authorizations_.size();
+}
+
+std::vector<ObjectPtr> AmbientIndex::objects(Kind kind) const {
+  std::vector<ObjectPtr> out;
+  for (const auto& [_, m] : const_cast<AmbientIndex*>(this)->inputs(kind)) {
+    for (const auto& [__, o] : m) out.push_back(o);
+  }
+  return out;
+}
+
+}  // namespace ambit::istiod::ambient

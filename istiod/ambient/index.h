@@ -1,0 +1,98 @@
+// The ambient index: the store's objects, translated incrementally into the WDS Address and
+// Authorization resources that istiod serves to ztunnels.
+//
+// Each input event recomputes only the outputs that depend on it — a Pod change rebuilds one
+// Workload; a Service change rebuilds the Service and the pods its old or new selector picks; a
+// Namespace label change rebuilds that namespace; a policy change rebuilds the policy and the
+// workloads it selects; a Gateway change rebuilds what refers to it — so the cost of one change
+// does not grow with unrelated objects. apply() reports the resource names whose content changed
+// (added, updated or removed), which is exactly what the delta xDS server pushes.
+//
+// Threading: apply() runs on one thread (the config thread). Readers (xDS connections, debug
+// views) may call the const accessors concurrently; outputs are guarded by a shared mutex and
+// handed out as immutable shared pointers.
+#pragma once
+
+#include <map>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "istio/security/authorization.pb.h"
+#include "istio/workload/workload.pb.h"
+#include "istiod/ambient/mesh_config.h"
+#include "istiod/ambient/resource.h"
+#include "istiod/ambient/workload_builder.h"
+#include "istiod/config/source.h"
+
+namespace ambit::istiod::ambient {
+
+struct Changes {
+  std::set<std::string> addresses;       // Address resource names
+  std::set<std::string> authorizations;  // Authorization resource names
+  bool empty() const { return addresses.empty() && authorizations.empty(); }
+  void merge(const Changes& o) {
+    addresses.insert(o.addresses.begin(), o.addresses.end());
+    authorizations.insert(o.authorizations.begin(), o.authorizations.end());
+  }
+};
+
+class AmbientIndex {
+ public:
+  explicit AmbientIndex(MeshConfig mesh);
+
+  // Apply events / a full replacement; returns what changed.
+  Changes apply(const std::vector<ConfigEvent>& events);
+  Changes resync(const std::vector<ObjectPtr>& all);
+
+  // Readers.
+  ResourcePtr find(const std::string& type_url, const std::string& name) const;
+  // Address resource name for an alias ("network/ip"), or "" (on-demand subscriptions).
+  std::string resolve_alias(const std::string& alias) const;
+  std::vector<ResourcePtr> all(const std::string& type_url) const;
+  size_t size(const std::string& type_url) const;
+  // The ns/sa of every non-terminal pod on `node` (CA impersonation checks).
+  bool node_runs(const std::string& node, const std::string& ns, const std::string& sa) const;
+  // Input objects for debug views.
+  std::vector<ObjectPtr> objects(Kind kind) const;
+  const MeshConfig& mesh() const { return mesh_; }
+
+ private:
+  using NsMap = std::map<std::string, std::map<std::string, ObjectPtr>>;  // ns -> name -> obj
+  NsMap& inputs(Kind k);
+  const ConfigObject* get(Kind k, const std::string& ns, const std::string& name) const;
+
+  void upsert(const ObjectPtr& obj, Changes* out);
+  void remove(const ObjectPtr& obj, Changes* out);
+  void on_changed(const ConfigObject* before, const ConfigObject* after, Changes* out);
+
+  void rebuild_pod(const std::string& ns, const std::string& name, Changes* out);
+  void rebuild_service(const std::string& ns, const std::string& name, Changes* out);
+  void rebuild_namespace(const std::string& ns, Changes* out);
+  void rebuild_pods_matching(const std::string& ns, const std::function<bool(const Labels&)>& pred,
+                             Changes* out);
+  void rebuild_authorization(const std::string& ns, const std::string& name, Changes* out);
+  void rebuild_peer_authentication(const std::string& ns, const std::string& name, Changes* out);
+  void rebuild_static_policies(Changes* out);
+  std::vector<std::string> workload_policies(const ConfigObject& pod) const;
+
+  void set_output(const std::string& type_url, const std::string& name, ResourcePtr r, Changes* out);
+
+  MeshConfig mesh_;
+  NsMap namespaces_, pods_, services_, service_accounts_, nodes_, authz_, peer_authn_, gateways_, routes_;
+  // Outputs a pod/service currently owns (a pod's uid can change across re-creation).
+  std::map<std::pair<std::string, std::string>, std::string> pod_uid_;
+  // Reverse index: waypoint (ns, name) -> objects whose binding refers to it.
+  std::map<WaypointRef, std::set<ObjectKey>> waypoint_users_;
+  std::map<ObjectKey, WaypointRef> waypoint_of_;
+
+  mutable std::shared_mutex mu_;
+  std::map<std::string, ResourcePtr> addresses_;
+  std::map<std::string, ResourcePtr> authorizations_;
+  std::map<std::string, std::string> alias_to_name_;
+  std::map<std::string, std::map<std::pair<std::string, std::string>, int>> node_pods_;  // node -> (ns,sa) -> count
+  std::map<std::pair<std::string, std::string>, std::pair<std::string, std::string>> pod_placement_;  // pod -> (node, sa)
+};
+
+}  // namespace ambit::istiod::ambient

@@ -1,0 +1,46 @@
+// istiod assembled: directory config source → ambient index → push debouncer → delta ADS server,
+// the CA service, and the HTTP monitoring/debug server. One control thread runs the io_context
+// (config watching, debouncing, HTTP); gRPC runs its own threads.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace ambit::istiod {
+
+struct IstiodOptions {
+  std::string config_dir;
+  std::string ca_dir;                       // CA material; created on first start
+  std::string trust_domain = "cluster.local";
+  std::string root_namespace = "istio-system";
+  std::string grpc_address = "0.0.0.0:15012";       // TLS: xDS + CA
+  std::string plaintext_address = "127.0.0.1:15010";  // debugging; "" disables
+  bool plaintext_requires_auth = false;
+  std::string http_host = "127.0.0.1";
+  uint16_t http_port = 15014;               // /metrics, /healthz/ready, /debug/*
+  std::chrono::milliseconds debounce_quiet{10};
+  std::chrono::milliseconds debounce_max{100};
+  std::vector<std::string> dns_names = {"istiod.istio-system.svc", "istiod", "localhost"};
+};
+
+class Istiod {
+ public:
+  static absl::StatusOr<std::unique_ptr<Istiod>> start(const IstiodOptions& opts);
+  virtual ~Istiod() = default;
+  virtual int grpc_port() const = 0;
+  virtual int plaintext_port() const = 0;
+  virtual int http_port() const = 0;
+  // Blocks until shutdown() (or /quitquitquit) completes.
+  virtual void wait() = 0;
+  // Stops accepting, ends streams (clients reconnect elsewhere), stops the control thread.
+  virtual void shutdown() = 0;
+};
+
+// Issues a node bootstrap credential from the CA directory (`istiod node-token`).
+absl::StatusOr<std::string> issue_node_token(const std::string& ca_dir, const std::string& node);
+
+}  // namespace ambit::istiod

@@ -1,0 +1,487 @@
+#include "istiod/xds/ads_server.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <atomic>
+#include <optional>
+
+#include "common/base/log.h"
+#include "common/base/strings.h"
+#include "common/crypto/certificate.h"
+#include "istio/security/authorization.pb.h"
+#include "istio/workload/workload.pb.h"
+#include "istiod/xds/node_id.h"
+
+namespace ambit::istiod::xds {
+
+using envoy::service::discovery::v3::DeltaDiscoveryRequest;
+using envoy::service::discovery::v3::DeltaDiscoveryResponse;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+spdlog::logger& lg() { return log::scope("xds"); }
+
+const std::vector<std::string>& served_types() {
+  static const std::vector<std::string> t = {ambient::kAddressType, ambient::kAuthorizationType};
+  return t;
+}
+}  // namespace
+
+std::string metric_type(const std::string& type_url) {
+  if (type_url == ambient::kAddressType) return "wads";
+  if (type_url == ambient::kAuthorizationType) return "wdsauthz";
+  return "unknown";
+}
+
+// One delta ADS stream. Lifetime: created by DeltaAggregatedResources, deleted in OnDone.
+// Locking: mu_ guards all state; gRPC operations are started after releasing it, so a reaction
+// run inline by the library can never deadlock on it.
+class Connection final : public grpc::ServerBidiReactor<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+ public:
+  Connection(AdsServer* server, grpc::CallbackServerContext* ctx) : server_(server), ctx_(ctx) {
+    info_.peer = ctx->peer();
+    info_.connected_at = crypto::format_time(std::chrono::system_clock::now());
+    creds_ = security::credentials_of(*ctx);
+    server_->attach(this);
+    StartRead(&req_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // The client half-closed or went away.
+      finish(grpc::Status::OK);
+      return;
+    }
+    grpc::Status st = handle(req_);
+    if (!st.ok()) {
+      finish(st);
+      return;
+    }
+    StartRead(&req_);
+    maybe_write();
+  }
+
+  void OnWriteDone(bool ok) override {
+    Clock::time_point changed_at;
+    std::string type;
+    std::optional<grpc::Status> deferred;
+    {
+      std::lock_guard lock(mu_);
+      writing_ = false;
+      changed_at = in_flight_changed_at_;
+      type = in_flight_type_;
+      if (pending_finish_) {
+        deferred = std::move(pending_finish_);
+        pending_finish_.reset();
+        finished_ = true;
+      }
+    }
+    if (deferred) {
+      Finish(*deferred);
+      return;
+    }
+    if (!ok) {
+      finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+      return;
+    }
+    if (changed_at != Clock::time_point{}) {
+      server_->convergence_.with({metric_type(type)})
+          .observe(std::chrono::duration<double>(Clock::now() - changed_at).count());
+    }
+    maybe_write();
+  }
+
+  void OnDone() override {
+    server_->detach(this);
+    unref();
+  }
+
+  // AdsServer::push holds a reference while it enqueues outside its lock.
+  void ref() { refs_.fetch_add(1); }
+  void unref() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
+
+  void OnCancel() override { lg().debug("stream {} cancelled", info_.node_id); }
+
+  // Called by AdsServer::push (config thread).
+  void enqueue(const ambient::Changes& c, Clock::time_point changed_at) {
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [type, ts] : types_) {
+        const auto& names = type == ambient::kAddressType ? c.addresses : c.authorizations;
+        if (names.empty() || !ts.subscribed) continue;
+        ts.pending.insert(names.begin(), names.end());
+        if (ts.oldest_change == Clock::time_point{}) ts.oldest_change = changed_at;
+      }
+    }
+    maybe_write();
+  }
+
+  ClientInfo info() const {
+    std::lock_guard lock(mu_);
+    ClientInfo i = info_;
+    for (const auto& [type, ts] : types_) i.resources[type] = ts.known.size();
+    return i;
+  }
+
+  bool matches(const std::string& proxy_id) const {
+    std::lock_guard lock(mu_);
+    return !info_.node_id.empty() &&
+           (proxy_id == info_.node_id || proxy_id == pod_name_ || proxy_id == pod_name_ + "." + pod_ns_);
+  }
+
+  // name -> version the client holds, per type.
+  std::map<std::string, std::map<std::string, std::string>> known() const {
+    std::lock_guard lock(mu_);
+    std::map<std::string, std::map<std::string, std::string>> out;
+    for (const auto& [type, ts] : types_) out[type] = ts.known;
+    return out;
+  }
+
+ private:
+  struct TypeState {
+    bool subscribed = false;
+    bool wildcard = false;
+    std::set<std::string> names;                // explicit subscriptions (resource names)
+    std::map<std::string, std::string> known;   // what the client holds: name -> version
+    std::set<std::string> pending;              // names to re-evaluate
+    bool full = false;                          // re-evaluate everything subscribed
+    Clock::time_point oldest_change{};
+  };
+
+  bool wants(const TypeState& ts, const std::string& name) const {
+    return ts.wildcard || ts.names.count(name) > 0;
+  }
+
+  grpc::Status handle(const DeltaDiscoveryRequest& r) {
+    std::lock_guard lock(mu_);
+    if (!authenticated_) {
+      if (!r.has_node() || r.node().id().empty()) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first request must carry node.id");
+      }
+      auto node = parse_node_id(r.node().id());
+      if (!node.ok()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(node.status().message()));
+      auto caller = server_->auth_->authenticate(creds_);
+      if (!caller.ok()) {
+        server_->auth_failures_.with({"unauthenticated"}).inc();
+        lg().warn("xDS stream from {} ({}) refused: {}", ctx_->peer(), r.node().id(), caller.status().message());
+        return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(caller.status().message()));
+      }
+      // EnableXDSIdentityCheck: the authenticated identity must be of the node's namespace.
+      if (caller->method != "anonymous" && caller->identity.ns() != node->ns) {
+        server_->auth_failures_.with({"identity_mismatch"}).inc();
+        std::string msg = str_cat("authenticated identity ", caller->identity.to_string(),
+                                  " does not match the namespace of node ", node->raw);
+        lg().warn("xDS stream refused: {}", msg);
+        return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, msg);
+      }
+      if (caller->method == "node-token") {
+        // A node credential only speaks for its own node's ztunnel.
+        const auto& md = r.node().metadata().fields();
+        auto nn = md.find("NODE_NAME");
+        if (nn != md.end() && nn->second.string_value() != caller->node) {
+          server_->auth_failures_.with({"identity_mismatch"}).inc();
+          std::string msg = str_cat("node credential is for node ", caller->node, " but NODE_NAME is ",
+                                    nn->second.string_value());
+          lg().warn("xDS stream refused: {}", msg);
+          return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, msg);
+        }
+      }
+      authenticated_ = true;
+      info_.node_id = node->raw;
+      info_.identity = caller->identity.to_string();
+      info_.auth_method = caller->method;
+      pod_name_ = node->pod_name;
+      pod_ns_ = node->ns;
+      lg().info("xDS stream from {} node {} as {} ({})", ctx_->peer(), node->raw, info_.identity, caller->method);
+    }
+
+    const std::string& type = r.type_url();
+    if (type != ambient::kAddressType && type != ambient::kAuthorizationType) {
+      lg().warn("{}: ignoring request for unsupported type {}", info_.node_id, type);
+      return grpc::Status::OK;
+    }
+    TypeState& ts = types_[type];
+
+    if (!r.response_nonce().empty()) {
+      if (r.has_error_detail()) {
+        ++info_.nacks;
+        info_.last_nack = r.error_detail().message();
+        server_->rejects_.with({metric_type(type)}).inc();
+        lg().warn("{} NACKed {} nonce {}: {}", info_.node_id, metric_type(type), r.response_nonce(),
+                  r.error_detail().message());
+      } else {
+        ++info_.acks;
+        server_->acks_.with({metric_type(type)}).inc();
+      }
+    }
+
+    bool first = !ts.subscribed;
+    if (first) {
+      ts.subscribed = true;
+      // Delta xDS: a first request with no names is a wildcard subscription.
+      ts.wildcard = r.resource_names_subscribe().empty();
+      for (const auto& [name, version] : r.initial_resource_versions()) ts.known[name] = version;
+      ts.full = true;
+    }
+    for (const auto& n : r.resource_names_subscribe()) {
+      if (n == "*") {
+        ts.wildcard = true;
+        ts.full = true;
+        continue;
+      }
+      std::string name = n;
+      if (type == ambient::kAddressType && !server_->index_->find(type, name)) {
+        std::string resolved = server_->index_->resolve_alias(n);
+        if (!resolved.empty()) name = resolved;
+      }
+      ts.names.insert(name);
+      ts.pending.insert(name);
+    }
+    for (const auto& n : r.resource_names_unsubscribe()) {
+      if (n == "*") {
+        ts.wildcard = false;
+        ts.full = true;  // drop what is no longer subscribed from `known`
+        continue;
+      }
+      ts.names.erase(n);
+      // Unsubscribed resources are forgotten without a removal (the client dropped them).
+      ts.known.erase(n);
+    }
+    return grpc::Status::OK;
+  }
+
+  // Builds the next response for one type; returns false if nothing to send.
+  bool build_locked(const std::string& type, TypeState& ts) {
+    resp_.Clear();
+    const ambient::AmbientIndex& idx = *server_->index_;
+    auto add = [&](const ambient::ResourcePtr& r) {
+      auto* out = resp_.add_resources();
+      out->set_name(r->name);
+      out->set_version(r->version);
+      for (const auto& a : r->aliases) out->add_aliases(a);
+      out->mutable_resource()->set_type_url(r->type_url);
+      out->mutable_resource()->set_value(r->bytes);
+      ts.known[r->name] = r->version;
+    };
+    if (ts.full) {
+      std::set<std::string> present;
+      if (ts.wildcard) {
+        for (const auto& r : idx.all(type)) {
+          present.insert(r->name);
+          auto k = ts.known.find(r->name);
+          if (k == ts.known.end() || k->second != r->version) add(r);
+        }
+      }
+      for (const auto& n : ts.names) {
+        if (auto r = idx.find(type, n)) {
+          present.insert(n);
+          auto k = ts.known.find(n);
+          if (k == ts.known.end() || k->second != r->version) add(r);
+        }
+      }
+      for (auto it = ts.known.begin(); it != ts.known.end();) {
+        if (!present.count(it->first)) {
+          resp_.add_removed_resources(it->first);
+          it = ts.known.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      ts.full = false;
+      ts.pending.clear();
+    } else {
+      for (const auto& n : ts.pending) {
+        auto r = wants(ts, n) ? idx.find(type, n) : nullptr;
+        auto k = ts.known.find(n);
+        if (r) {
+          if (k == ts.known.end() || k->second != r->version) add(r);
+        } else if (k != ts.known.end()) {
+          resp_.add_removed_resources(n);
+          ts.known.erase(k);
+        }
+      }
+      ts.pending.clear();
+    }
+    if (resp_.resources_size() == 0 && resp_.removed_resources_size() == 0) {
+      ts.oldest_change = Clock::time_point{};
+      return false;
+    }
+    resp_.set_type_url(type);
+    resp_.set_nonce(str_cat(info_.id, "-", ++nonce_));
+    resp_.set_system_version_info(str_cat(nonce_));
+    resp_.mutable_control_plane()->set_identifier("ambit-istiod");
+    in_flight_changed_at_ = ts.oldest_change;
+    in_flight_type_ = type;
+    ts.oldest_change = Clock::time_point{};
+    return true;
+  }
+
+  void maybe_write() {
+    size_t bytes = 0;
+    std::string type_sent;
+    {
+      std::lock_guard lock(mu_);
+      if (writing_ || finished_ || pending_finish_ || !authenticated_) return;
+      bool have = false;
+      for (const auto& type : served_types()) {  // Address before Authorization, as istiod orders
+        auto it = types_.find(type);
+        if (it == types_.end() || !it->second.subscribed) continue;
+        if (!it->second.full && it->second.pending.empty()) continue;
+        if (build_locked(type, it->second)) {
+          have = true;
+          type_sent = type;
+          break;
+        }
+      }
+      if (!have) return;
+      writing_ = true;
+      ++info_.pushes;
+      bytes = resp_.ByteSizeLong();
+    }
+    server_->pushes_.with({metric_type(type_sent)}).inc();
+    server_->config_size_.with({metric_type(type_sent)}).observe(static_cast<double>(bytes));
+    StartWrite(&resp_);
+  }
+
+  // Finish must not overlap a write: if one is in flight, OnWriteDone finishes instead.
+  void finish(const grpc::Status& st) {
+    {
+      std::lock_guard lock(mu_);
+      if (finished_ || pending_finish_) return;
+      if (writing_) {
+        pending_finish_ = st;
+        return;
+      }
+      finished_ = true;
+    }
+    Finish(st);
+  }
+
+  AdsServer* server_;
+  grpc::CallbackServerContext* ctx_;
+  security::CallCredentials creds_;
+  mutable std::mutex mu_;
+  DeltaDiscoveryRequest req_;
+  DeltaDiscoveryResponse resp_;
+  bool authenticated_ = false;
+  bool writing_ = false;
+  bool finished_ = false;
+  std::optional<grpc::Status> pending_finish_;
+  std::atomic<int> refs_{1};
+  uint64_t nonce_ = 0;
+  Clock::time_point in_flight_changed_at_{};
+  std::string in_flight_type_;
+  std::map<std::string, TypeState> types_;
+  ClientInfo info_;
+  std::string pod_name_, pod_ns_;
+
+ public:
+  void set_id(uint64_t id) { info_.id = id; }
+};
+
+AdsServer::AdsServer(const ambient::AmbientIndex* index, const security::Authenticator* auth, metrics::Registry* m)
+    : index_(index),
+      auth_(auth),
+      pushes_(m->counter("pilot_xds_pushes", "Pilot build and send errors for lds, rds, cds and eds.", {"type"})),
+      rejects_(m->counter("pilot_total_xds_rejects", "Total number of XDS responses from pilot rejected by proxy.", {"type"})),
+      acks_(m->counter("pilot_xds_acks", "Total number of XDS responses acknowledged by proxies.", {"type"})),
+      convergence_(m->histogram("pilot_proxy_convergence_time",
+                                "Delay in seconds between config change and a proxy receiving all required configuration.",
+                                {"type"}, {0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 3, 5, 10, 20, 30})),
+      config_size_(m->histogram("pilot_xds_config_size_bytes", "Distribution of configuration sizes pushed to clients",
+                                {"type"}, metrics::exponential_buckets(1, 10, 9))),
+      auth_failures_(m->counter("pilot_xds_auth_failures", "xDS streams refused by authentication or identity checks.",
+                                {"reason"})) {
+  m->collector("pilot_xds", "Number of endpoints connected to this pilot using XDS.", metrics::Type::kGauge,
+               {"version"}, [this] {
+                 return metrics::Registry::Rows{{{"ambit"}, static_cast<double>(connection_count())}};
+               });
+}
+
+AdsServer::~AdsServer() = default;
+
+grpc::ServerBidiReactor<DeltaDiscoveryRequest, DeltaDiscoveryResponse>* AdsServer::DeltaAggregatedResources(
+    grpc::CallbackServerContext* ctx) {
+  return new Connection(this, ctx);
+}
+
+void AdsServer::attach(Connection* c) {
+  std::lock_guard lock(mu_);
+  c->set_id(next_id_++);
+  conns_.insert(c);
+}
+
+void AdsServer::detach(Connection* c) {
+  std::lock_guard lock(mu_);
+  conns_.erase(c);
+}
+
+size_t AdsServer::connection_count() const {
+  std::lock_guard lock(mu_);
+  return conns_.size();
+}
+
+void AdsServer::push(const ambient::Changes& changes, Clock::time_point changed_at) {
+  if (changes.empty()) return;
+  std::vector<Connection*> targets;
+  {
+    std::lock_guard lock(mu_);
+    for (Connection* c : conns_) {
+      c->ref();
+      targets.push_back(c);
+    }
+  }
+  // Outside the lock: StartWrite may run reactions (even OnDone) inline.
+  for (Connection* c : targets) {
+    c->enqueue(changes, changed_at);
+    c->unref();
+  }
+}
+
+std::vector<ClientInfo> AdsServer::clients() const {
+  std::lock_guard lock(mu_);
+  std::vector<ClientInfo> out;
+  for (Connection* c : conns_) out.push_back(c->info());
+  return out;
+}
+
+std::string AdsServer::config_dump(const std::string& proxy_id) const {
+  std::lock_guard lock(mu_);
+  for (Connection* c : conns_) {
+    if (!c->matches(proxy_id)) continue;
+    ClientInfo info = c->info();
+    std::string out = str_cat("{\"node\":\"", info.node_id, "\",\"identity\":\"", info.identity, "\",\"resources\":[");
+    bool first = true;
+    for (const auto& [type, known] : c->known()) {
+      for (const auto& [name, version] : known) {
+        auto r = index_->find(type, name);
+        std::string json = "null";
+        if (r && r->version == version) {
+          google::protobuf::util::JsonPrintOptions opts;
+          if (type == ambient::kAddressType) {
+            istio::workload::Address a;
+            a.ParseFromString(r->bytes);
+            json.clear();
+            (void)google::protobuf::util::MessageToJsonString(a, &json, opts);
+          } else {
+            istio::security::Authorization a;
+            a.ParseFromString(r->bytes);
+            json.clear();
+            (void)google::protobuf::util::MessageToJsonString(a, &json, opts);
+          }
+        }
+        if (!first) out += ",";
+        first = false;
+        str_append(&out, "{\"type\":\"", type, "\",\"name\":\"", name, "\",\"version\":\"", version,
+                   "\",\"resource\":", json, "}");
+      }
+    }
+    out += "]}";
+    return out;
+  }
+  return "";
+}
+
+}  // namespace ambit::istiod::xds
