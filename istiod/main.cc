@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "Log level, or scope:level,...")->capture_default_str();
 
   auto* tok = app.add_subcommand("node-token", "Print the bootstrap credential of a node (local mode)");
+  tok->fallthrough();  // `istiod node-token --ca-dir D --node N`: --ca-dir belongs to the parent
   std::string node;
   tok->add_option("--node", node, "Node name")->required();
   CLI11_PARSE(app, argc, argv);

@@ -1,18 +1,69 @@
-// ztunnel: the HBONE mTLS node proxy. Filled in by the ztunnel issue; the flags are its contract.
+// ztunnel: Ambit's per-node HBONE mTLS proxy.
+//
+//   ztunnel --node-name n1 --xds-address istiod:15012 --root-cert root-cert.pem --token node.token
+//           --zds-socket /var/run/ztunnel/ztunnel.sock
+// Each flag also reads the environment variable Istio's ztunnel uses (NODE_NAME, XDS_ADDRESS, ...).
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
+#include <thread>
 
+#include "common/base/log.h"
 #include "common/base/version.h"
+#include "ztunnel/app.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"ztunnel: Ambit's per-node HBONE mTLS proxy", "ztunnel"};
-  std::string xds_address, ca_address, zds_socket = "/var/run/ztunnel/ztunnel.sock", node_name;
-  app.add_option("--xds-address", xds_address, "istiod xDS address (host:port)");
-  app.add_option("--ca-address", ca_address, "istiod CA address (host:port)");
-  app.add_option("--zds-socket", zds_socket, "Node agent ZDS unix socket");
-  app.add_option("--node-name", node_name, "This node's name (matches Workload.node)");
   app.set_version_flag("--version", ambit::kVersion);
+  ambit::ztunnel::Config c;
+  std::string log_level = "info";
+  int ttl = 24 * 3600, drain = 5;
+  app.add_option("--node-name", c.node_name, "This node's name (Workload.node)")->envname("NODE_NAME");
+  app.add_option("--pod-name", c.pod_name, "ztunnel's own pod name (xDS node id)")->envname("POD_NAME")->capture_default_str();
+  app.add_option("--pod-namespace", c.pod_namespace, "ztunnel's namespace")->envname("POD_NAMESPACE")->capture_default_str();
+  app.add_option("--instance-ip", c.instance_ip, "ztunnel's IP (xDS node id)")->envname("INSTANCE_IP")->capture_default_str();
+  app.add_option("--cluster-id", c.cluster_id, "Cluster id")->envname("CLUSTER_ID")->capture_default_str();
+  app.add_option("--trust-domain", c.trust_domain, "Trust domain")->envname("TRUST_DOMAIN")->capture_default_str();
+  app.add_option("--xds-address", c.xds_address, "istiod xDS address host:port (TLS)")->envname("XDS_ADDRESS");
+  app.add_option("--ca-address", c.ca_address, "istiod CA address (defaults to --xds-address)")->envname("CA_ADDRESS");
+  app.add_option("--root-cert", c.root_cert_path, "Mesh root certificate (PEM)")->envname("CA_ROOT_CA");
+  app.add_option("--token", c.auth_token, "Node credential: a file path or the token")->envname("AUTH_TOKEN");
+  app.add_option("--istiod-san", c.istiod_san, "Name expected on istiod's certificate")->capture_default_str();
+  app.add_option("--zds-socket", c.zds_socket, "Node agent ZDS unix socket (\"\" disables)")->envname("INPOD_UDS")->capture_default_str();
+  app.add_option("--admin-address", c.admin_address, "Admin address")->capture_default_str();
+  app.add_option("--stats-address", c.stats_address, "Prometheus address")->capture_default_str();
+  app.add_option("--readiness-address", c.readiness_address, "Readiness address")->capture_default_str();
+  app.add_option("--worker-threads", c.worker_threads, "Data-path worker threads")->envname("ZTUNNEL_WORKER_THREADS")->capture_default_str();
+  app.add_option("--secret-ttl-seconds", ttl, "Requested certificate TTL")->envname("SECRET_TTL_SECONDS")->capture_default_str();
+  app.add_option("--drain-seconds", drain, "Drain deadline")->envname("CONNECTION_TERMINATION_DEADLINE")->capture_default_str();
+  app.add_flag("--preserve-source-ip", c.preserve_source_ip, "Deliver inbound with the client's source IP (IP_TRANSPARENT)");
+  app.add_option("--log-level", log_level, "level, or scope:level,...")->envname("RUST_LOG")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  std::fprintf(stderr, "ztunnel: the proxy is not built yet (see issue 4)\n");
-  return 2;
+  c.secret_ttl = std::chrono::seconds(ttl);
+  c.drain_deadline = std::chrono::seconds(drain);
+  if (auto s = ambit::log::init(log_level); !s.ok()) {
+    std::fprintf(stderr, "ztunnel: --log-level: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  if (c.node_name.empty()) {
+    std::fprintf(stderr, "ztunnel: --node-name (NODE_NAME) is required\n");
+    return 2;
+  }
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  auto z = ambit::ztunnel::App::start(c);
+  if (!z.ok()) {
+    std::fprintf(stderr, "ztunnel: %s\n", z.status().ToString().c_str());
+    return 1;
+  }
+  std::thread([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    (*z)->drain();
+  }).detach();
+  (*z)->wait();
+  return 0;
 }

@@ -32,6 +32,11 @@ void append(std::string* out, T v) {
   out->append(buf, r.ptr);
 }
 void append(std::string* out, double v);
+template <typename E>
+  requires std::is_enum_v<E>
+void append(std::string* out, E v) {
+  append(out, static_cast<std::underlying_type_t<E>>(v));
+}
 }  // namespace strings_internal
 
 template <typename... Args>

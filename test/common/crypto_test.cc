@@ -70,7 +70,7 @@ std::vector<Certificate> issue(const CertificateAuthority& ca, const SpiffeId& w
 
 }  // namespace
 
-TEST_CASE("P-256 keys round-trip through PKCS#8 PEM; other keys are refused") {
+TEST_CASE("P-256 keys round-trip through PKCS#8 PEM, other keys are refused") {
   auto key = PrivateKey::generate_p256();
   REQUIRE(key.ok());
   std::string pem = key->to_pem();
@@ -276,7 +276,7 @@ TEST_CASE("PEM chains: load, save, and malformed input") {
   CHECK_MESSAGE(missing.status().message().find("ca-cert.pem") != std::string::npos, missing.status().message());
 }
 
-TEST_CASE("openssl verify accepts the leaf; openssl x509 shows the critical URI SAN and both EKUs") {
+TEST_CASE("openssl verify accepts the leaf, openssl x509 shows the critical URI SAN and both EKUs") {
   auto ca = make_ca();
   auto chain = issue(ca, id("spiffe://cluster.local/ns/default/sa/sleep"));
   test::Harness h;

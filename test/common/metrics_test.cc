@@ -38,7 +38,7 @@ TEST_CASE("counters, gauges and histograms with labels expose in Prometheus text
   CHECK(text.find("process_open_fds 7\n") != std::string::npos);
 }
 
-TEST_CASE("re-declaring a family returns it; removing a child drops its series") {
+TEST_CASE("re-declaring a family returns it, removing a child drops its series") {
   Registry reg;
   auto& a = reg.counter("x_total", "x", {"l"});
   auto& b = reg.counter("x_total", "x", {"l"});

@@ -159,7 +159,7 @@ spec:
 
 // ---- AuthorizationPolicy: L4 attributes --------------------------------------------------------
 
-TEST_CASE("principals: * is presence, *x suffix, x* prefix, otherwise exact; passed as written") {
+TEST_CASE("principals: * is presence, *x suffix, x* prefix, otherwise exact, passed as written") {
   expect_proto(convert(ap("ns1", R"(spec:
   rules:
   - from:
@@ -242,7 +242,7 @@ TEST_CASE("ports and notPorts: one Match per operation, OR-ed in the `to` clause
                     } })txt");
 }
 
-TEST_CASE("clause order is to, from, then one clause per when; each source is its own Match") {
+TEST_CASE("clause order is to, from, then one clause per when, each source is its own Match") {
   expect_proto(convert(ap("ns1", R"(spec:
   action: DENY
   rules:
@@ -300,7 +300,7 @@ TEST_CASE("when: each L4 key and its notValues") {
 
 // ---- AuthorizationPolicy: L7 attributes --------------------------------------------------------
 
-TEST_CASE("ALLOW: a rule using L7 attributes is dropped; all-L7 allows nothing") {
+TEST_CASE("ALLOW: a rule using L7 attributes is dropped, all-L7 allows nothing") {
   std::string status;
   expect_proto(convert(ap("ns1", R"(spec:
   rules:

@@ -108,7 +108,7 @@ TEST_CASE("Service -> Service: hostname, VIP, ports with numeric target ports, a
   CHECK(idx.find(kAddressType, "demo/echo.demo.svc.cluster.local")->aliases == std::vector<std::string>{"/10.96.0.20"});
 }
 
-TEST_CASE("enrollment: pod label wins over namespace; none opts out; no label means no tunnel") {
+TEST_CASE("enrollment: pod label wins over namespace, none opts out, no label means no tunnel") {
   struct Case {
     const char* ns_label;
     const char* pod_label;
@@ -132,7 +132,7 @@ TEST_CASE("enrollment: pod label wins over namespace; none opts out; no label me
   }
 }
 
-TEST_CASE("pods without an IP or in a terminal phase are not published; not-ready pods are UNHEALTHY") {
+TEST_CASE("pods without an IP or in a terminal phase are not published, not-ready pods are UNHEALTHY") {
   AmbientIndex idx{MeshConfig{}};
   idx.resync(objs(R"(
 apiVersion: v1
@@ -154,7 +154,7 @@ status: {podIP: 10.0.0.3, phase: Running, conditions: [{type: Ready, status: "Fa
   CHECK(address(idx, "Kubernetes//Pod/default/notready").workload().status() == istio::workload::UNHEALTHY);
 }
 
-TEST_CASE("waypoint binding: namespace, service and pod labels; waypoint-for; missing gateway; none") {
+TEST_CASE("waypoint binding: namespace, service and pod labels, waypoint-for, missing gateway, none") {
   const std::string gw = R"(
 ---
 apiVersion: gateway.networking.k8s.io/v1
@@ -211,7 +211,7 @@ spec: {selector: {app: a}, clusterIP: 10.96.0.1, ports: [{port: 80}]}
   }
 }
 
-TEST_CASE("waypoint: a missing Gateway binds nothing until it appears; use-waypoint: none opts out") {
+TEST_CASE("waypoint: a missing Gateway binds nothing until it appears, use-waypoint: none opts out") {
   AmbientIndex idx{MeshConfig{}};
   idx.resync(objs(R"(
 apiVersion: v1
@@ -262,7 +262,7 @@ TEST_CASE("canonical name and revision, workload name and type") {
   CHECK(workload_name_and_type(bare).type == istio::workload::POD);
 }
 
-TEST_CASE("incremental: a pod change touches only its workload; cost does not depend on other pods") {
+TEST_CASE("incremental: a pod change touches only its workload, cost does not depend on other pods") {
   std::string y = "apiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n";
   for (int i = 0; i < 200; ++i) {
     y += "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p" + std::to_string(i) +
@@ -307,7 +307,7 @@ spec: {selector: {app: other}, clusterIP: 10.96.0.20, ports: [{name: http, port:
   CHECK(address(idx, "Kubernetes//Pod/demo/other").workload().services().count("demo/echo.demo.svc.cluster.local") == 1);
 }
 
-TEST_CASE("incremental: a namespace label change re-enrolls its pods; policies reach selected pods") {
+TEST_CASE("incremental: a namespace label change re-enrolls its pods, policies reach selected pods") {
   AmbientIndex idx{MeshConfig{}};
   idx.resync(objs(kBase));
   auto ns = objs("apiVersion: v1\nkind: Namespace\nmetadata: {name: demo}\n");

@@ -207,7 +207,7 @@ spec: {ports: [{port: 81}]}
   CHECK(r.rejections[0].source == "t.yaml#2");
 }
 
-TEST_CASE("unknown kinds are ignored with a notice; Lists are expanded") {
+TEST_CASE("unknown kinds are ignored with a notice, Lists are expanded") {
   ParseResult r = parse(R"(
 apiVersion: apps/v1
 kind: StatefulSet

@@ -1,0 +1,58 @@
+// Client side of istio.v1.auth.IstioCertificateService/CreateCertificate (ZT:src/identity/caclient.rs):
+// CSR for the wanted identity, ImpersonatedIdentity in the metadata (ztunnel mints certificates
+// for the pods on its node), bearer credential in the call metadata. The in-process variant signs
+// with a local CA, for tests and benchmarks that run without istiod.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/crypto/ca.h"
+#include "common/identity/spiffe.h"
+
+namespace ambit::ztunnel {
+
+class CaClient {
+ public:
+  using Done = std::function<void(absl::StatusOr<std::vector<std::string>> chain)>;
+  virtual ~CaClient() = default;
+  // `done` may run on any thread.
+  virtual void create_certificate(const std::string& csr_pem, const SpiffeId& identity, std::chrono::seconds ttl,
+                                  Done done) = 0;
+};
+
+class GrpcCaClient : public CaClient {
+ public:
+  // `token_source` is a path to read (re-read on every call, so rotation works) or a literal.
+  GrpcCaClient(std::shared_ptr<grpc::Channel> channel, std::string token_source);
+  void create_certificate(const std::string& csr_pem, const SpiffeId& identity, std::chrono::seconds ttl,
+                          Done done) override;
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  std::string token_source_;
+};
+
+class LocalCaClient : public CaClient {
+ public:
+  explicit LocalCaClient(const crypto::CertificateAuthority* ca) : ca_(ca) {}
+  void create_certificate(const std::string& csr_pem, const SpiffeId& identity, std::chrono::seconds ttl,
+                          Done done) override;
+
+ private:
+  const crypto::CertificateAuthority* ca_;
+};
+
+// A TLS channel to istiod verified against `root_pem` with `san` as the expected name.
+std::shared_ptr<grpc::Channel> make_istiod_channel(const std::string& address, const std::string& root_pem,
+                                                   const std::string& san);
+// Reads the credential: if `source` names a readable file, its contents (trimmed), else `source`.
+std::string read_token(const std::string& source);
+
+}  // namespace ambit::ztunnel

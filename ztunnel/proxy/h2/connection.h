@@ -1,0 +1,153 @@
+// One HTTP/2 connection over mTLS (nghttp2), client or server side of HBONE, carrying CONNECT
+// streams that are each spliced to a plain TCP socket (the app side).
+//
+// Data path (one worker thread, no locks):
+//   app → peer: the app socket is read straight into the stream's send buffer; nghttp2 frames it
+//     with NO_COPY, so the payload is copied once, into the TLS write buffer, and encrypted there.
+//   peer → app: decrypted bytes are parsed in a per-worker scratch buffer; DATA payloads are
+//     written to the app socket immediately when it is writable, buffered otherwise. The stream's
+//     flow-control window is returned (nghttp2_session_consume) only for bytes the app accepted,
+//     so a slow app slows its peer instead of growing our memory.
+//   Backpressure the other way: the send buffer is capped; when full, the app is not read until
+//   nghttp2 has taken bytes out of it.
+// Idle connections hold no I/O buffers (they are released when empty; OpenSSL releases its
+// record buffers too), which keeps the per-idle-connection footprint small.
+//
+// Limits from ztunnel (src/config.rs, src/proxy/h2): stream window 4 MiB, connection window
+// 16 MiB, max frame 1 MiB, server max concurrent streams 200, keepalive PING every 10 s with a
+// 20 s timeout. nghttp2's abuse limits are on: rapid-reset rate limit, CONTINUATION cap,
+// SETTINGS/PING-ACK caps; violations end in GOAWAY and are counted.
+#pragma once
+
+#include <nghttp2/nghttp2.h>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "ztunnel/proxy/notify.h"
+#include "ztunnel/proxy/tls_socket.h"
+
+namespace ambit::ztunnel::h2 {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct Settings {
+  uint32_t stream_window = 4 * 1024 * 1024;
+  uint32_t connection_window = 16 * 1024 * 1024;
+  uint32_t max_frame_size = 1024 * 1024;
+  uint32_t max_concurrent_streams = 200;   // what we accept (server)
+  uint32_t max_header_list = 64 * 1024;
+  std::chrono::seconds ping_interval{10};
+  std::chrono::seconds ping_timeout{20};
+  size_t send_buffer_limit = 256 * 1024;   // per stream, app → peer
+};
+
+// What a finished stream reports (metrics, access log).
+struct StreamStats {
+  uint64_t bytes_to_app = 0;   // received from the peer, written to the app
+  uint64_t bytes_to_peer = 0;  // read from the app, sent to the peer
+  uint32_t reset_code = 0;     // non-zero: RST_STREAM (either side)
+  std::string error;
+};
+
+struct Hooks {
+  // Server: a complete request (headers) arrived on `stream`. Respond later with respond().
+  std::function<void(int32_t stream, const Headers& headers)> on_request;
+  // Connection is gone (after all streams finished or on error).
+  std::function<void(const absl::Status&)> on_closed;
+  // A protocol violation made us send GOAWAY (abuse counters).
+  std::function<void(uint32_t error_code, const std::string& why)> on_protocol_error;
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  enum class Role { kClient, kServer };
+
+  static std::shared_ptr<Connection> create(Role role, std::unique_ptr<TlsSocket> tls, Settings settings, Hooks hooks);
+  ~Connection();
+
+  // Sends the preface/SETTINGS and starts the read, write and keepalive loops.
+  void start();
+
+  // Client: opens a CONNECT stream. `on_response` runs once with the response status (0 if the
+  // stream failed before a response) and headers.
+  using ResponseFn = std::function<void(int status, const Headers& headers)>;
+  absl::StatusOr<int32_t> open_stream(const Headers& request, ResponseFn on_response);
+
+  // Server: answers a request. A 2xx keeps the stream open for attach(); anything else ends it.
+  void respond(int32_t stream, int status, const Headers& extra = {});
+  // Either side: splices an established stream with `app`. `on_done` runs when both directions
+  // have finished or the stream was reset.
+  void attach(int32_t stream, boost::asio::ip::tcp::socket app, std::function<void(const StreamStats&)> on_done);
+  // Aborts a stream (RST_STREAM) and resets its app socket.
+  void reset(int32_t stream, uint32_t error_code);
+
+  // Graceful: GOAWAY, no new streams, close once the open ones finish.
+  void drain();
+  // Abrupt: close everything now (app sockets are reset).
+  void close(const absl::Status& why);
+
+  bool usable() const;  // can take a new client stream
+  size_t active_streams() const { return streams_.size(); }
+  size_t peer_max_streams() const;
+  bool closed() const { return closed_; }
+  SSL* ssl() const { return tls_->ssl(); }
+  boost::asio::ip::tcp::socket& socket() { return tls_->socket(); }
+  std::chrono::steady_clock::time_point idle_since() const { return idle_since_; }
+
+ private:
+  struct Stream;
+  Connection(Role role, std::unique_ptr<TlsSocket> tls, Settings settings, Hooks hooks);
+
+  boost::asio::awaitable<void> read_loop();
+  boost::asio::awaitable<void> write_loop();
+  boost::asio::awaitable<void> keepalive_loop();
+  void kick() { want_write_.notify(); }
+  Stream* find(int32_t id);
+  void app_read(int32_t id);
+  void app_write(int32_t id);
+  void app_deliver(Stream& s, const uint8_t* data, size_t len);
+  void maybe_finish(int32_t id);
+  void fail_stream_app(Stream& s, bool reset_app);
+
+  // nghttp2 callbacks
+  static ssize_t on_send(nghttp2_session*, const uint8_t* data, size_t len, int flags, void* user);
+  static int on_send_data(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd, size_t length,
+                          nghttp2_data_source* source, void* user);
+  static ssize_t on_read_data(nghttp2_session*, int32_t stream_id, uint8_t* buf, size_t length, uint32_t* flags,
+                              nghttp2_data_source* source, void* user);
+  static ssize_t on_read_length(nghttp2_session*, uint8_t frame_type, int32_t stream_id, int32_t session_window,
+                                int32_t stream_window, uint32_t remote_max_frame_size, void* user);
+  static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user);
+  static int on_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
+                       const uint8_t* value, size_t valuelen, uint8_t flags, void* user);
+  static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user);
+  static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user);
+  static int on_data_chunk(nghttp2_session*, uint8_t flags, int32_t stream_id, const uint8_t* data, size_t len,
+                           void* user);
+  static int on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user);
+
+  Role role_;
+  std::unique_ptr<TlsSocket> tls_;
+  Settings settings_;
+  Hooks hooks_;
+  nghttp2_session* session_ = nullptr;
+  std::map<int32_t, std::unique_ptr<Stream>> streams_;
+  std::vector<char> out_;
+  Notify want_write_;
+  bool closed_ = false;
+  bool draining_ = false;
+  bool goaway_received_ = false;
+  bool ping_outstanding_ = false;
+  std::chrono::steady_clock::time_point ping_sent_{};
+  std::chrono::steady_clock::time_point idle_since_;
+  absl::Status close_reason_;
+};
+
+}  // namespace ambit::ztunnel::h2

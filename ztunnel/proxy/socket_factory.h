@@ -1,0 +1,45 @@
+// Sockets ztunnel creates on behalf of a pod: created *inside the pod's network namespace* (so
+// outbound HBONE leaves from the pod IP and inbound delivery reaches the app over the pod's
+// loopback), and marked SO_MARK 0x539 so neither eBPF nor iptables capture sends them back to
+// ztunnel (ZT:src/socket.rs, reference §4).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <optional>
+
+#include "absl/status/statusor.h"
+#include "common/net/ip_addr.h"
+
+namespace ambit::ztunnel {
+
+inline constexpr uint32_t kZtunnelMark = 0x539;
+
+// netns_fd < 0 means the caller's own namespace (in-process tests).
+class SocketFactory {
+ public:
+  explicit SocketFactory(int netns_fd, uint32_t mark = kZtunnelMark) : netns_fd_(netns_fd), mark_(mark) {}
+
+  // A listening socket bound to [::]:port (dual-stack) or 0.0.0.0:port when IPv6 is off.
+  absl::StatusOr<boost::asio::ip::tcp::acceptor> listen(boost::asio::io_context& io, uint16_t port,
+                                                        bool transparent = false) const;
+  // An unconnected TCP socket of `ip`'s family, marked; if `bind_src` is set, bound to it with
+  // IP_TRANSPARENT (source preservation; best effort, reported by the returned flag).
+  absl::StatusOr<boost::asio::ip::tcp::socket> tcp(boost::asio::io_context& io, const net::IpAddr& family,
+                                                   const std::optional<net::IpAddr>& bind_src = std::nullopt) const;
+  int netns_fd() const { return netns_fd_; }
+
+ private:
+  int netns_fd_;
+  uint32_t mark_;
+};
+
+// Connects with a deadline (ztunnel's CONNECTION_TIMEOUT is 10 s).
+boost::asio::awaitable<absl::Status> connect_with_timeout(boost::asio::ip::tcp::socket& s, const net::SocketAddr& dst,
+                                                          std::chrono::milliseconds timeout);
+
+boost::asio::ip::tcp::endpoint to_endpoint(const net::SocketAddr& a);
+net::SocketAddr from_endpoint(const boost::asio::ip::tcp::endpoint& e);
+
+}  // namespace ambit::ztunnel

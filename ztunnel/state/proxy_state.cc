@@ -1,0 +1,237 @@
+#include "ztunnel/state/proxy_state.h"
+
+#include <mutex>
+
+#include "common/base/strings.h"
+
+namespace ambit::ztunnel {
+
+ProxyState::ProxyState(std::string default_trust_domain, std::string network)
+    : default_td_(std::move(default_trust_domain)), network_(std::move(network)) {}
+
+absl::Status ProxyState::upsert_address(const std::string& name, const istio::workload::Address& a) {
+  if (a.has_workload()) {
+    const auto& p = a.workload();
+    if (p.uid().empty()) return absl::InvalidArgumentError(str_cat("workload ", name, ": empty uid"));
+    if (p.uid() != name) {
+      return absl::InvalidArgumentError(str_cat("workload resource name ", name, " differs from uid ", p.uid()));
+    }
+    auto w = std::make_shared<Workload>(Workload{p, {}, *SpiffeId::make("x", "x", "x")});
+    for (const auto& b : p.addresses()) {
+      auto ip = net::IpAddr::from_bytes(b);
+      if (!ip) {
+        return absl::InvalidArgumentError(str_cat("workload ", name, ": address of ", b.size(), " bytes (want 4 or 16)"));
+      }
+      w->ips.push_back(*ip);
+    }
+    auto id = SpiffeId::make(p.trust_domain().empty() ? default_td_ : p.trust_domain(), p.namespace_(),
+                             p.service_account().empty() ? "default" : p.service_account());
+    if (!id.ok()) return absl::InvalidArgumentError(str_cat("workload ", name, ": identity: ", id.status().message()));
+    w->identity = *id;
+    std::unique_lock lock(mu_);
+    if (auto it = address_owner_.find(name); it != address_owner_.end()) {
+      // Replace: unindex the old version first.
+      if (auto old = workloads_.find(it->second); old != workloads_.end()) {
+        index_workload_locked(old->second, false);
+        workloads_.erase(old);
+      }
+      if (auto old = services_.find(it->second); old != services_.end()) services_.erase(old);
+    }
+    address_owner_[name] = p.uid();
+    workloads_[p.uid()] = w;
+    index_workload_locked(w, true);
+  } else if (a.has_service()) {
+    const auto& p = a.service();
+    if (p.hostname().empty()) return absl::InvalidArgumentError(str_cat("service ", name, ": empty hostname"));
+    auto s = std::make_shared<Service>(Service{p, str_cat(p.namespace_(), "/", p.hostname()), {}});
+    if (s->key != name) {
+      return absl::InvalidArgumentError(str_cat("service resource name ", name, " differs from ", s->key));
+    }
+    for (const auto& na : p.addresses()) {
+      auto ip = net::IpAddr::from_bytes(na.address());
+      if (!ip) {
+        return absl::InvalidArgumentError(
+            str_cat("service ", name, ": address of ", na.address().size(), " bytes (want 4 or 16)"));
+      }
+      s->vips.push_back(*ip);
+    }
+    for (const auto& port : p.ports()) {
+      if (port.service_port() == 0 || port.service_port() > 65535 || port.target_port() > 65535) {
+        return absl::InvalidArgumentError(str_cat("service ", name, ": invalid port ", port.service_port()));
+      }
+    }
+    std::unique_lock lock(mu_);
+    if (auto old = services_.find(s->key); old != services_.end()) {
+      for (const auto& ip : old->second->vips) vips_.erase(ip);
+    }
+    address_owner_[name] = s->key;
+    services_[s->key] = s;
+    for (const auto& ip : s->vips) vips_[ip] = s;
+  } else {
+    return absl::InvalidArgumentError(str_cat("address ", name, ": neither workload nor service"));
+  }
+  generation_++;
+  return absl::OkStatus();
+}
+
+void ProxyState::index_workload_locked(const WorkloadPtr& w, bool add) {
+  for (const auto& ip : w->ips) {
+    if (add) {
+      workload_ips_[ip] = w;
+    } else if (auto it = workload_ips_.find(ip); it != workload_ips_.end() && it->second == w) {
+      workload_ips_.erase(it);
+    }
+  }
+  for (const auto& [svc, _] : w->proto.services()) {
+    if (add) {
+      endpoints_[svc].insert(w->uid());
+    } else if (auto it = endpoints_.find(svc); it != endpoints_.end()) {
+      it->second.erase(w->uid());
+      if (it->second.empty()) endpoints_.erase(it);
+    }
+  }
+}
+
+void ProxyState::remove_address(const std::string& name) {
+  std::unique_lock lock(mu_);
+  auto it = address_owner_.find(name);
+  if (it == address_owner_.end()) return;
+  if (auto w = workloads_.find(it->second); w != workloads_.end()) {
+    index_workload_locked(w->second, false);
+    workloads_.erase(w);
+  } else if (auto s = services_.find(it->second); s != services_.end()) {
+    for (const auto& ip : s->second->vips) vips_.erase(ip);
+    services_.erase(s);
+  }
+  address_owner_.erase(it);
+  generation_++;
+}
+
+absl::Status ProxyState::upsert_policy(const std::string& name, const istio::security::Authorization& p) {
+  if (p.name().empty()) return absl::InvalidArgumentError(str_cat("policy ", name, ": empty name"));
+  if (!istio::security::Scope_IsValid(p.scope())) {
+    return absl::InvalidArgumentError(str_cat("policy ", name, ": unknown scope ", p.scope()));
+  }
+  if (!istio::security::Action_IsValid(p.action())) {
+    return absl::InvalidArgumentError(str_cat("policy ", name, ": unknown action ", p.action()));
+  }
+  for (const auto& rule : p.rules()) {
+    for (const auto& clause : rule.clauses()) {
+      for (const auto& m : clause.matches()) {
+        for (const auto* list : {&m.source_ips(), &m.not_source_ips(), &m.destination_ips(), &m.not_destination_ips()}) {
+          for (const auto& a : *list) {
+            auto ip = net::IpAddr::from_bytes(a.address());
+            if (!ip || a.length() > (ip->is_v4() ? 32u : 128u)) {
+              return absl::InvalidArgumentError(str_cat("policy ", name, ": invalid CIDR in match"));
+            }
+          }
+        }
+      }
+    }
+  }
+  auto pol = std::make_shared<Policy>(Policy{p, name});
+  std::unique_lock lock(mu_);
+  policies_[name] = std::move(pol);
+  generation_++;
+  policy_generation_++;
+  return absl::OkStatus();
+}
+
+void ProxyState::remove_policy(const std::string& name) {
+  std::unique_lock lock(mu_);
+  if (policies_.erase(name)) {
+    generation_++;
+    policy_generation_++;
+  }
+}
+
+WorkloadPtr ProxyState::workload_by_uid(const std::string& uid) const {
+  std::shared_lock lock(mu_);
+  auto it = workloads_.find(uid);
+  return it == workloads_.end() ? nullptr : it->second;
+}
+
+WorkloadPtr ProxyState::workload_by_ip(const net::IpAddr& ip) const {
+  std::shared_lock lock(mu_);
+  auto it = workload_ips_.find(ip);
+  return it == workload_ips_.end() ? nullptr : it->second;
+}
+
+WorkloadPtr ProxyState::workload_by_info(const std::string& ns, const std::string& name, const std::string& sa) const {
+  std::shared_lock lock(mu_);
+  for (const auto& [_, w] : workloads_) {
+    if (w->ns() == ns && w->name() == name &&
+        (sa.empty() || (w->proto.service_account().empty() ? "default" : w->proto.service_account()) == sa)) {
+      return w;
+    }
+  }
+  return nullptr;
+}
+
+ServicePtr ProxyState::service_by_vip(const net::IpAddr& ip) const {
+  std::shared_lock lock(mu_);
+  auto it = vips_.find(ip);
+  return it == vips_.end() ? nullptr : it->second;
+}
+
+ServicePtr ProxyState::service_by_host(const std::string& key) const {
+  std::shared_lock lock(mu_);
+  auto it = services_.find(key);
+  return it == services_.end() ? nullptr : it->second;
+}
+
+std::vector<WorkloadPtr> ProxyState::endpoints(const std::string& service_key) const {
+  std::shared_lock lock(mu_);
+  std::vector<WorkloadPtr> out;
+  auto it = endpoints_.find(service_key);
+  if (it == endpoints_.end()) return out;
+  for (const auto& uid : it->second) {
+    if (auto w = workloads_.find(uid); w != workloads_.end()) out.push_back(w->second);
+  }
+  return out;
+}
+
+std::vector<PolicyPtr> ProxyState::policies_for(const Workload& dst) const {
+  std::shared_lock lock(mu_);
+  std::vector<PolicyPtr> out;
+  std::set<std::string> named(dst.proto.authorization_policies().begin(), dst.proto.authorization_policies().end());
+  for (const auto& [key, p] : policies_) {
+    switch (p->proto.scope()) {
+      case istio::security::GLOBAL:
+        out.push_back(p);
+        break;
+      case istio::security::NAMESPACE:
+        if (p->proto.namespace_() == dst.ns()) out.push_back(p);
+        break;
+      case istio::security::WORKLOAD_SELECTOR:
+        if (named.count(key)) out.push_back(p);
+        break;
+      default:
+        break;
+    }
+  }
+  return out;
+}
+
+std::vector<WorkloadPtr> ProxyState::workloads() const {
+  std::shared_lock lock(mu_);
+  std::vector<WorkloadPtr> out;
+  for (const auto& [_, w] : workloads_) out.push_back(w);
+  return out;
+}
+
+std::vector<ServicePtr> ProxyState::services() const {
+  std::shared_lock lock(mu_);
+  std::vector<ServicePtr> out;
+  for (const auto& [_, s] : services_) out.push_back(s);
+  return out;
+}
+
+std::vector<PolicyPtr> ProxyState::policies() const {
+  std::shared_lock lock(mu_);
+  std::vector<PolicyPtr> out;
+  for (const auto& [_, p] : policies_) out.push_back(p);
+  return out;
+}
+
+}  // namespace ambit::ztunnel
