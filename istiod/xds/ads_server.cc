@@ -147,6 +147,9 @@ class Connection final : public grpc::ServerBidiReactor<DeltaDiscoveryRequest, D
     std::map<std::string, std::string> known;   // what the client holds: name -> version
     std::set<std::string> pending;              // names to re-evaluate
     bool full = false;                          // re-evaluate everything subscribed
+    // Every subscribed type gets at least one response, even if empty: ztunnel is not ready
+    // until it has heard from istiod for each type.
+    bool initial_sent = false;
     Clock::time_point oldest_change{};
   };
 
@@ -304,10 +307,11 @@ class Connection final : public grpc::ServerBidiReactor<DeltaDiscoveryRequest, D
       }
       ts.pending.clear();
     }
-    if (resp_.resources_size() == 0 && resp_.removed_resources_size() == 0) {
+    if (resp_.resources_size() == 0 && resp_.removed_resources_size() == 0 && ts.initial_sent) {
       ts.oldest_change = Clock::time_point{};
       return false;
     }
+    ts.initial_sent = true;
     resp_.set_type_url(type);
     resp_.set_nonce(str_cat(info_.id, "-", ++nonce_));
     resp_.set_system_version_info(str_cat(nonce_));

@@ -603,6 +603,12 @@ TEST_CASE("on-demand: a subscription by alias /<ip> gets just that workload") {
   open.add_resource_names_subscribe("*");
   open.add_resource_names_unsubscribe("*");
   s.send(open);
+  // istiod answers every new subscription, even with nothing: ztunnel waits for that to be ready.
+  DeltaDiscoveryResponse first = s.expect("initial (empty) on-demand response");
+  CHECK(first.type_url() == kAddr);
+  CHECK(first.resources().empty());
+  CHECK(first.removed_resources().empty());
+  s.ack(first);
 
   DeltaDiscoveryRequest want;
   want.set_type_url(kAddr);

@@ -24,17 +24,29 @@ namespace {
 // Copies from -> to until EOF or error. Buffers start small and grow for bulk flows, so idle
 // connections stay cheap (ztunnel grows 1 KiB -> 16 KiB -> 256 KiB for the same reason).
 asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, uint64_t* count, std::string* error, bool* failed) {
+  std::unique_ptr<char[]> buf;
   size_t cap = 16 * 1024;
-  auto buf = std::make_unique<char[]>(cap);
   for (;;) {
-    auto [ec, n] = co_await from.async_read_some(asio::buffer(buf.get(), cap), asio::as_tuple(asio::use_awaitable));
+    // Idle connections wait without a buffer; it is allocated when bytes are there and dropped
+    // again when the flow pauses, so only busy connections pay for memory.
+    auto [wait_ec] = co_await from.async_wait(tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable));
+    boost::system::error_code ec = wait_ec;
+    size_t n = 0;
+    if (!ec) {
+      if (!buf) buf = std::make_unique<char[]>(cap);
+      n = from.read_some(asio::buffer(buf.get(), cap), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        ec = {};
+        continue;
+      }
+    }
     if (ec == asio::error::eof) {
       boost::system::error_code ignored;
       to.shutdown(tcp::socket::shutdown_send, ignored);
       co_return;
     }
     if (ec) {
-      if (!*failed) *error = ec.message();
+      if (!*failed && ec != asio::error::operation_aborted) *error = ec.message();
       *failed = true;
       reset_socket(to);
       reset_socket(from);
@@ -50,8 +62,11 @@ asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, uint64_t* count, 
     }
     *count += wn;
     if (n == cap && cap < 256 * 1024) {
-      cap *= 4;
+      cap *= 4;  // a bulk flow: grow
       buf = std::make_unique<char[]>(cap);
+    } else if (n < cap) {
+      buf.reset();  // drained what was there: release while waiting
+      cap = 16 * 1024;
     }
   }
 }
@@ -61,6 +76,9 @@ asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, uint64_t* count, 
 asio::awaitable<RelayResult> relay(tcp::socket& a, tcp::socket& b) {
   RelayResult r;
   bool failed = false;
+  boost::system::error_code ec0;
+  a.non_blocking(true, ec0);  // read_some after wait_read must never block the worker
+  b.non_blocking(true, ec0);
   co_await (pump(a, b, &r.a_to_b, &r.error, &failed) && pump(b, a, &r.b_to_a, &r.error, &failed));
   boost::system::error_code ec;
   a.close(ec);

@@ -28,7 +28,8 @@ constexpr size_t kMaxHeaders = 100;
 
 thread_local char t_scratch[kScratch];
 
-nghttp2_nv nv(const std::string& name, const std::string& value) {
+// Views, not std::string temporaries: nghttp2 reads the bytes later in the submit call.
+nghttp2_nv nv(std::string_view name, std::string_view value) {
   return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                     reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
                     NGHTTP2_NV_FLAG_NONE};
@@ -53,14 +54,20 @@ struct Connection::Stream {
   std::optional<tcp::socket> app;
   std::function<void(const StreamStats&)> on_done;
   // peer -> app
+  // `to_app` is what the in-flight async_write points into, so it is never appended to while
+  // app_writing; new data goes to `to_app_next` and is swapped in when the write completes.
   std::vector<char> to_app;
   size_t to_app_off = 0;
+  std::vector<char> to_app_next;
   bool app_writing = false;
   bool peer_eof = false;
   bool app_write_shut = false;
   // app -> peer
+  // Valid bytes are [to_peer_off, to_peer_end); the rest of the vector is room for the app read
+  // in flight, which must never be mistaken for data.
   std::vector<char> to_peer;
   size_t to_peer_off = 0;
+  size_t to_peer_end = 0;
   bool app_reading = false;
   bool app_eof = false;
   bool deferred = false;
@@ -340,44 +347,57 @@ void Connection::fail_stream_app(Stream& s, bool reset_app) {
 void Connection::app_read(int32_t id) {
   Stream* s = find(id);
   if (!s || !s->app || s->app_reading || s->app_eof || s->h2_closed) return;
-  size_t pending = s->to_peer.size() - s->to_peer_off;
-  if (pending >= settings_.send_buffer_limit) return;  // resumed by on_send_data
-  if (s->to_peer_off > 0 && s->to_peer_off == s->to_peer.size()) {
-    s->to_peer.clear();
-    s->to_peer_off = 0;
-  }
-  size_t old = s->to_peer.size();
-  s->to_peer.resize(old + kReadChunk);
+  if (s->to_peer_end - s->to_peer_off >= settings_.send_buffer_limit) return;  // resumed by on_send_data
   s->app_reading = true;
   auto self = shared_from_this();
-  s->app->async_read_some(asio::buffer(s->to_peer.data() + old, kReadChunk),
-                          [self, id, old](boost::system::error_code ec, size_t n) {
-                            Stream* s = self->find(id);
-                            if (!s) return;
-                            s->app_reading = false;
-                            s->to_peer.resize(old + n);
-                            if (ec == asio::error::eof) {
-                              s->app_eof = true;
-                            } else if (ec) {
-                              if (ec != asio::error::operation_aborted && !s->h2_closed) {
-                                s->stats.error = ec.message();
-                                s->stats.reset_code = NGHTTP2_CANCEL;
-                                nghttp2_submit_rst_stream(self->session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
-                                self->fail_stream_app(*s, true);
-                              }
-                              self->kick();
-                              self->maybe_finish(id);
-                              return;
-                            }
-                            s->stats.bytes_to_peer += n;
-                            if (s->deferred && !s->h2_closed) {
-                              s->deferred = false;
-                              nghttp2_session_resume_data(self->session_, id);
-                            }
-                            self->kick();
-                            if (!s->app_eof) self->app_read(id);
-                            else self->maybe_finish(id);
-                          });
+  // Wait for readability first and read only then: an idle stream holds no read buffer.
+  s->app->async_wait(tcp::socket::wait_read, [self, id](boost::system::error_code ec) {
+    Stream* s = self->find(id);
+    if (!s) return;
+    s->app_reading = false;
+    if (!ec && s->app && s->app->is_open() && !s->h2_closed) {
+      if (s->to_peer_off == s->to_peer_end) s->to_peer_off = s->to_peer_end = 0;
+      // Drain what is readable now, up to the send-buffer limit.
+      while (s->to_peer_end - s->to_peer_off < self->settings_.send_buffer_limit) {
+        if (s->to_peer.size() < s->to_peer_end + kReadChunk) s->to_peer.resize(s->to_peer_end + kReadChunk);
+        ssize_t n = ::recv(s->app->native_handle(), s->to_peer.data() + s->to_peer_end, kReadChunk, MSG_DONTWAIT);
+        if (n > 0) {
+          s->to_peer_end += static_cast<size_t>(n);
+          s->stats.bytes_to_peer += static_cast<uint64_t>(n);
+          if (static_cast<size_t>(n) < kReadChunk) break;
+          continue;
+        }
+        if (n == 0) {
+          s->app_eof = true;
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+          ec = boost::system::error_code(errno, boost::system::system_category());
+        }
+        break;
+      }
+      if (s->to_peer_off == s->to_peer_end) {
+        s->to_peer_off = s->to_peer_end = 0;
+        std::vector<char>().swap(s->to_peer);
+      }
+    }
+    if (ec) {
+      if (ec != asio::error::operation_aborted && !s->h2_closed) {
+        s->stats.error = ec.message();
+        s->stats.reset_code = NGHTTP2_CANCEL;
+        nghttp2_submit_rst_stream(self->session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+        self->fail_stream_app(*s, true);
+      }
+      self->kick();
+      self->maybe_finish(id);
+      return;
+    }
+    if (s->deferred && !s->h2_closed && (s->to_peer_end > s->to_peer_off || s->app_eof)) {
+      s->deferred = false;
+      nghttp2_session_resume_data(self->session_, id);
+    }
+    self->kick();
+    if (!s->app_eof) self->app_read(id);
+    else self->maybe_finish(id);
+  });
 }
 
 void Connection::app_deliver(Stream& s, const uint8_t* data, size_t len) {
@@ -393,6 +413,10 @@ void Connection::app_deliver(Stream& s, const uint8_t* data, size_t len) {
     }
     if (len == 0) return;
   }
+  if (s.app_writing) {
+    s.to_app_next.insert(s.to_app_next.end(), data, data + len);
+    return;
+  }
   if (s.to_app_off > 0 && s.to_app_off == s.to_app.size()) {
     s.to_app.clear();
     s.to_app_off = 0;
@@ -404,8 +428,14 @@ void Connection::app_deliver(Stream& s, const uint8_t* data, size_t len) {
 void Connection::app_write(int32_t id) {
   Stream* s = find(id);
   if (!s || !s->app || !s->app->is_open() || s->app_writing) return;
+  if (s->to_app_off >= s->to_app.size() && !s->to_app_next.empty()) {
+    s->to_app.swap(s->to_app_next);
+    s->to_app_next.clear();
+    s->to_app_off = 0;
+  }
   if (s->to_app_off >= s->to_app.size()) {
     release_if_empty(s->to_app, s->to_app_off);
+    if (s->to_app_next.capacity() > 0) std::vector<char>().swap(s->to_app_next);
     if (s->peer_eof && !s->app_write_shut) {
       boost::system::error_code ec;
       s->app->shutdown(tcp::socket::shutdown_send, ec);
@@ -448,7 +478,9 @@ void Connection::maybe_finish(int32_t id) {
   Stream& s = *it->second;
   if (!s.h2_closed || s.app_reading || s.app_writing) return;
   bool reset = s.stats.reset_code != 0;
-  if (!reset && s.app && s.app->is_open() && s.to_app_off < s.to_app.size()) return;  // still flushing
+  if (!reset && s.app && s.app->is_open() && (s.to_app_off < s.to_app.size() || !s.to_app_next.empty())) {
+    return;  // still flushing to the app
+  }
   if (s.app && s.app->is_open()) {
     boost::system::error_code ec;
     if (reset) s.app->set_option(tcp::socket::linger(true, 0), ec);
@@ -523,11 +555,14 @@ int Connection::on_send_data(nghttp2_session*, nghttp2_frame* frame, const uint8
   auto* c = static_cast<Connection*>(user);
   if (c->out_.size() >= kOutHigh) return NGHTTP2_ERR_WOULDBLOCK;
   Stream* s = c->find(frame->hd.stream_id);
-  if (!s || s->to_peer.size() - s->to_peer_off < length) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  if (!s || s->to_peer_end - s->to_peer_off < length) return NGHTTP2_ERR_CALLBACK_FAILURE;
   c->out_.insert(c->out_.end(), framehd, framehd + 9);
   c->out_.insert(c->out_.end(), s->to_peer.data() + s->to_peer_off, s->to_peer.data() + s->to_peer_off + length);
   s->to_peer_off += length;
-  release_if_empty(s->to_peer, s->to_peer_off);
+  if (s->to_peer_off == s->to_peer_end) {
+    s->to_peer_off = s->to_peer_end = 0;
+    std::vector<char>().swap(s->to_peer);  // released while idle; reallocated on the next read
+  }
   if (!s->app_reading && !s->app_eof) c->app_read(s->id);
   return 0;
 }
@@ -543,7 +578,7 @@ ssize_t Connection::on_read_data(nghttp2_session*, int32_t stream_id, uint8_t*, 
   auto* c = static_cast<Connection*>(user);
   Stream* s = c->find(stream_id);
   if (!s) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  size_t avail = s->to_peer.size() - s->to_peer_off;
+  size_t avail = s->to_peer_end - s->to_peer_off;
   // Until the app side is attached (client: before 200), nothing to send.
   if (!s->app) {
     s->deferred = true;

@@ -1,0 +1,80 @@
+#include "agent/iptables/inpod_rules.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/sim/command.h"
+
+namespace ambit::agent {
+
+std::string inpod_iptables_rules(bool ipv6, const InpodPorts& p) {
+  const char* lo = ipv6 ? "::1/128" : "127.0.0.1/32";
+  const char* probe = ipv6 ? "fd16:9254:7127:1337:ffff:ffff:ffff:ffff/128" : "169.254.7.127/32";
+  return str_cat(
+      "*mangle\n"
+      ":ISTIO_PRERT - [0:0]\n"
+      ":ISTIO_OUTPUT - [0:0]\n"
+      "-A PREROUTING -j ISTIO_PRERT\n"
+      "-A OUTPUT -j ISTIO_OUTPUT\n"
+      "-A ISTIO_PRERT -m mark --mark 0x539/0xfff -j CONNMARK --set-xmark 0x111/0xfff\n"
+      "-A ISTIO_OUTPUT -m connmark --mark 0x111/0xfff -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff\n"
+      "COMMIT\n"
+      "*nat\n"
+      ":ISTIO_PRERT - [0:0]\n"
+      ":ISTIO_OUTPUT - [0:0]\n"
+      "-A PREROUTING -j ISTIO_PRERT\n"
+      "-A OUTPUT -j ISTIO_OUTPUT\n",
+      "-A ISTIO_PRERT -s ", probe, " -p tcp -m tcp -j ACCEPT\n",
+      "-A ISTIO_OUTPUT -d ", probe, " -p tcp -m tcp -j ACCEPT\n",
+      "-A ISTIO_PRERT ! -d ", lo, " -p tcp ! --dport ", p.inbound_hbone,
+      " -m mark ! --mark 0x539/0xfff -j REDIRECT --to-ports ", p.inbound_plaintext, "\n",
+      "-A ISTIO_OUTPUT -p tcp -m mark --mark 0x111/0xfff -j ACCEPT\n",
+      "-A ISTIO_OUTPUT ! -d ", lo, " -o lo -j ACCEPT\n",
+      "-A ISTIO_OUTPUT ! -d ", lo, " -p tcp -m mark ! --mark 0x539/0xfff -j REDIRECT --to-ports ", p.outbound,
+      "\n", "COMMIT\n");
+}
+
+namespace {
+
+absl::Status restore(const std::string& ns, const std::string& tool, const std::string& rules) {
+  char path[] = "/tmp/ambit-iptables-XXXXXX";
+  int fd = ::mkstemp(path);
+  if (fd < 0) return errno_error(errno, "mkstemp");
+  ::close(fd);
+  {
+    std::ofstream out(path);
+    out << rules;
+  }
+  auto r = sim::run({"ip", "netns", "exec", ns, tool, "--noflush", path});
+  ::unlink(path);
+  return r.status();
+}
+
+}  // namespace
+
+absl::Status apply_inpod_rules(const std::string& ns, const InpodPorts& ports) {
+  AMBIT_RETURN_IF_ERROR(restore(ns, "iptables-restore", inpod_iptables_rules(false, ports)));
+  AMBIT_RETURN_IF_ERROR(
+      sim::run({"ip", "-n", ns, "rule", "add", "fwmark", "0x111/0xfff", "pref", "32764", "lookup", "100"}).status());
+  return sim::run({"ip", "-n", ns, "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "100"}).status();
+}
+
+absl::Status remove_inpod_rules(const std::string& ns) {
+  for (const char* table : {"mangle", "nat"}) {
+    (void)sim::run({"ip", "netns", "exec", ns, "iptables", "-t", table, "-D", "PREROUTING", "-j", "ISTIO_PRERT"});
+    (void)sim::run({"ip", "netns", "exec", ns, "iptables", "-t", table, "-D", "OUTPUT", "-j", "ISTIO_OUTPUT"});
+    for (const char* chain : {"ISTIO_PRERT", "ISTIO_OUTPUT"}) {
+      (void)sim::run({"ip", "netns", "exec", ns, "iptables", "-t", table, "-F", chain});
+      (void)sim::run({"ip", "netns", "exec", ns, "iptables", "-t", table, "-X", chain});
+    }
+  }
+  (void)sim::run({"ip", "-n", ns, "rule", "del", "fwmark", "0x111/0xfff", "pref", "32764", "lookup", "100"});
+  (void)sim::run({"ip", "-n", ns, "route", "del", "local", "0.0.0.0/0", "dev", "lo", "table", "100"});
+  return absl::OkStatus();
+}
+
+}  // namespace ambit::agent

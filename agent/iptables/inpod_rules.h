@@ -1,0 +1,28 @@
+// Istio's in-pod redirection rules (istio/istio cni/pkg/iptables/iptables.go AppendInpodRules;
+// reference §4), the fallback capture when the kernel lacks what Ambit's eBPF mode needs — and the
+// capture the ztunnel tests use, so ztunnel is proven against exactly what Istio installs.
+// Marks: 0x539 (ztunnel's own sockets), 0x111 (connmark that routes replies to ztunnel's
+// transparent sockets through table 100).
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace ambit::agent {
+
+struct InpodPorts {
+  int outbound = 15001;
+  int inbound_plaintext = 15006;
+  int inbound_hbone = 15008;
+};
+
+// iptables-restore input for IPv4 / IPv6 (loopback ::1, probe source fd16:9254:7127:1337:ffff:...).
+std::string inpod_iptables_rules(bool ipv6, const InpodPorts& ports = {});
+
+// Applies the rules, the fwmark rule and the local route inside netns `ns_name` (/run/netns).
+absl::Status apply_inpod_rules(const std::string& ns_name, const InpodPorts& ports = {});
+// Removes every ISTIO_* chain and the routing rule from the namespace; OK if absent.
+absl::Status remove_inpod_rules(const std::string& ns_name);
+
+}  // namespace ambit::agent
