@@ -73,3 +73,8 @@ class Harness {
 };
 
 }  // namespace ambit::test
+
+namespace ambit::test {
+// Defined by the test runner: has the current test case failed an assertion so far?
+bool current_test_failed();
+}  // namespace ambit::test

@@ -5,6 +5,14 @@
 
 #include "test/support/harness.h"
 
+namespace ambit::test {
+// True once any assertion of the running test case has failed (fixtures use it to print the
+// component logs that explain the failure).
+bool current_test_failed() {
+  return doctest::detail::g_cs != nullptr && doctest::detail::g_cs->numAssertsFailedCurrentTest_atomic > 0;
+}
+}  // namespace ambit::test
+
 int main(int argc, char** argv) {
   ambit::test::Harness::install_signal_cleanup();
   doctest::Context ctx;

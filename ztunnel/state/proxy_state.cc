@@ -29,13 +29,10 @@ absl::Status ProxyState::upsert_address(const std::string& name, const istio::wo
     if (!id.ok()) return absl::InvalidArgumentError(str_cat("workload ", name, ": identity: ", id.status().message()));
     w->identity = *id;
     std::unique_lock lock(mu_);
-    if (auto it = address_owner_.find(name); it != address_owner_.end()) {
-      // Replace: unindex the old version first.
-      if (auto old = workloads_.find(it->second); old != workloads_.end()) {
-        index_workload_locked(old->second, false);
-        workloads_.erase(old);
-      }
-      if (auto old = services_.find(it->second); old != services_.end()) services_.erase(old);
+    remove_owner_locked(name);  // replace: unindex the old version (of either kind) first
+    if (auto old = workloads_.find(p.uid()); old != workloads_.end()) {
+      index_workload_locked(old->second, false);
+      workloads_.erase(old);
     }
     address_owner_[name] = p.uid();
     workloads_[p.uid()] = w;
@@ -61,12 +58,14 @@ absl::Status ProxyState::upsert_address(const std::string& name, const istio::wo
       }
     }
     std::unique_lock lock(mu_);
+    remove_owner_locked(name);
     if (auto old = services_.find(s->key); old != services_.end()) {
-      for (const auto& ip : old->second->vips) vips_.erase(ip);
+      index_service_locked(old->second, false);
+      services_.erase(old);
     }
     address_owner_[name] = s->key;
     services_[s->key] = s;
-    for (const auto& ip : s->vips) vips_[ip] = s;
+    index_service_locked(s, true);
   } else {
     return absl::InvalidArgumentError(str_cat("address ", name, ": neither workload nor service"));
   }
@@ -74,13 +73,44 @@ absl::Status ProxyState::upsert_address(const std::string& name, const istio::wo
   return absl::OkStatus();
 }
 
+namespace {
+void index_add(std::map<net::IpAddr, std::vector<std::string>>& m, const net::IpAddr& ip, const std::string& key) {
+  auto& v = m[ip];
+  std::erase(v, key);
+  v.push_back(key);
+}
+void index_del(std::map<net::IpAddr, std::vector<std::string>>& m, const net::IpAddr& ip, const std::string& key) {
+  auto it = m.find(ip);
+  if (it == m.end()) return;
+  std::erase(it->second, key);
+  if (it->second.empty()) m.erase(it);
+}
+}  // namespace
+
+void ProxyState::remove_owner_locked(const std::string& name) {
+  auto it = address_owner_.find(name);
+  if (it == address_owner_.end()) return;
+  if (auto w = workloads_.find(it->second); w != workloads_.end()) {
+    index_workload_locked(w->second, false);
+    workloads_.erase(w);
+  } else if (auto s = services_.find(it->second); s != services_.end()) {
+    index_service_locked(s->second, false);
+    services_.erase(s);
+  }
+  address_owner_.erase(it);
+}
+
+void ProxyState::index_service_locked(const ServicePtr& s, bool add) {
+  for (const auto& ip : s->vips) {
+    if (add) index_add(vips_, ip, s->key);
+    else index_del(vips_, ip, s->key);
+  }
+}
+
 void ProxyState::index_workload_locked(const WorkloadPtr& w, bool add) {
   for (const auto& ip : w->ips) {
-    if (add) {
-      workload_ips_[ip] = w;
-    } else if (auto it = workload_ips_.find(ip); it != workload_ips_.end() && it->second == w) {
-      workload_ips_.erase(it);
-    }
+    if (add) index_add(workload_ips_, ip, w->uid());
+    else index_del(workload_ips_, ip, w->uid());
   }
   for (const auto& [svc, _] : w->proto.services()) {
     if (add) {
@@ -94,16 +124,8 @@ void ProxyState::index_workload_locked(const WorkloadPtr& w, bool add) {
 
 void ProxyState::remove_address(const std::string& name) {
   std::unique_lock lock(mu_);
-  auto it = address_owner_.find(name);
-  if (it == address_owner_.end()) return;
-  if (auto w = workloads_.find(it->second); w != workloads_.end()) {
-    index_workload_locked(w->second, false);
-    workloads_.erase(w);
-  } else if (auto s = services_.find(it->second); s != services_.end()) {
-    for (const auto& ip : s->second->vips) vips_.erase(ip);
-    services_.erase(s);
-  }
-  address_owner_.erase(it);
+  if (!address_owner_.count(name)) return;
+  remove_owner_locked(name);
   generation_++;
 }
 
@@ -154,7 +176,9 @@ WorkloadPtr ProxyState::workload_by_uid(const std::string& uid) const {
 WorkloadPtr ProxyState::workload_by_ip(const net::IpAddr& ip) const {
   std::shared_lock lock(mu_);
   auto it = workload_ips_.find(ip);
-  return it == workload_ips_.end() ? nullptr : it->second;
+  if (it == workload_ips_.end() || it->second.empty()) return nullptr;
+  auto w = workloads_.find(it->second.back());
+  return w == workloads_.end() ? nullptr : w->second;
 }
 
 WorkloadPtr ProxyState::workload_by_info(const std::string& ns, const std::string& name, const std::string& sa) const {
@@ -171,7 +195,9 @@ WorkloadPtr ProxyState::workload_by_info(const std::string& ns, const std::strin
 ServicePtr ProxyState::service_by_vip(const net::IpAddr& ip) const {
   std::shared_lock lock(mu_);
   auto it = vips_.find(ip);
-  return it == vips_.end() ? nullptr : it->second;
+  if (it == vips_.end() || it->second.empty()) return nullptr;
+  auto s = services_.find(it->second.back());
+  return s == services_.end() ? nullptr : s->second;
 }
 
 ServicePtr ProxyState::service_by_host(const std::string& key) const {

@@ -84,15 +84,19 @@ class ProxyState {
 
  private:
   void index_workload_locked(const WorkloadPtr& w, bool add);
+  void index_service_locked(const ServicePtr& s, bool add);
+  void remove_owner_locked(const std::string& resource_name);
 
   std::string default_td_;
   std::string network_;
   mutable std::shared_mutex mu_;
   std::map<std::string, WorkloadPtr> workloads_;          // uid
   std::map<std::string, std::string> address_owner_;      // resource name -> uid or service key
-  std::map<net::IpAddr, WorkloadPtr> workload_ips_;
+  // Several workloads (or services) may share an address (e.g. host-network pods, a VIP moving
+  // between services): each IP keeps every owner, newest last, and lookups take the newest.
+  std::map<net::IpAddr, std::vector<std::string>> workload_ips_;  // ip -> uids
   std::map<std::string, ServicePtr> services_;            // "ns/hostname"
-  std::map<net::IpAddr, ServicePtr> vips_;
+  std::map<net::IpAddr, std::vector<std::string>> vips_;  // ip -> service keys
   std::map<std::string, std::set<std::string>> endpoints_;  // service key -> workload uids
   std::map<std::string, PolicyPtr> policies_;             // "ns/name"
   std::atomic<uint64_t> generation_{0};

@@ -74,6 +74,7 @@ struct Connection::Stream {
   bool provider = false;
   bool h2_closed = false;
   bool finished = false;
+  bool reset_after_response = false;  // error response sent: reset once its HEADERS are out
   StreamStats stats;
 };
 
@@ -296,9 +297,10 @@ void Connection::respond(int32_t id, int status, const Headers& extra) {
     s->provider = true;
     nghttp2_submit_response(session_, id, nva.data(), nva.size(), &prd);
   } else {
-    // An error status ends the stream; reset the request half too so nothing lingers.
+    // An error status ends our half. The request half is reset only after the response is on
+    // the wire: nghttp2 sends RST_STREAM ahead of queued HEADERS, which would lose the status.
     nghttp2_submit_response(session_, id, nva.data(), nva.size(), nullptr);
-    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
+    s->reset_after_response = true;
   }
   kick();
 }
@@ -681,6 +683,12 @@ int Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void
 
 int Connection::on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user) {
   auto* c = static_cast<Connection*>(user);
+  if (frame->hd.type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    Stream* s = c->find(frame->hd.stream_id);
+    if (s && s->reset_after_response && !s->h2_closed) {
+      nghttp2_submit_rst_stream(c->session_, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+    }
+  }
   if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR) {
     std::string why(reinterpret_cast<const char*>(frame->goaway.opaque_data), frame->goaway.opaque_data_len);
     lg().warn("sent GOAWAY {} ({}): {}", frame->goaway.error_code, nghttp2_http2_strerror(frame->goaway.error_code), why);
