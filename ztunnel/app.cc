@@ -151,10 +151,10 @@ class AppImpl final : public App {
       ca_client_ = std::make_unique<LocalCaClient>(local_ca);
     } else {
       if (c.xds_address.empty()) return absl::InvalidArgumentError("--xds-address is required");
-      auto ca_channel = make_istiod_channel(c.ca_address.empty() ? c.xds_address : c.ca_address, root_pem, c.istiod_san);
+      auto ca_channel = xds::make_istiod_channel(c.ca_address.empty() ? c.xds_address : c.ca_address, root_pem, c.istiod_san);
       ca_client_ = std::make_unique<GrpcCaClient>(ca_channel, c.auth_token);
-      xds_ = std::make_unique<XdsClient>(make_istiod_channel(c.xds_address, root_pem, c.istiod_san), c.auth_token, c,
-                                         &state_, &telemetry_, [this] { inputs_.tracker->recheck(state_); });
+      xds_ = make_xds_client(xds::make_istiod_channel(c.xds_address, root_pem, c.istiod_san), c, &state_, &telemetry_,
+                             [this] { inputs_.tracker->recheck(state_); });
     }
     SecretManager::Options so;
     so.ttl = c.secret_ttl;
@@ -287,7 +287,7 @@ class AppImpl final : public App {
   std::thread control_thread_;
   std::unique_ptr<CaClient> ca_client_;
   std::unique_ptr<SecretManager> certs_;
-  std::unique_ptr<XdsClient> xds_;
+  std::unique_ptr<xds::DeltaClient> xds_;
   std::unique_ptr<PodManager> pods_;
   std::unique_ptr<ZdsClient> zds_;
   std::unique_ptr<admin::AdminServer> admin_, stats_, readiness_;

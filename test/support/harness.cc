@@ -152,6 +152,13 @@ void Harness::cleanup_all() {
   for (Harness* h : live) (void)h->teardown();
 }
 
+namespace {
+bool (*g_failure_probe)() = nullptr;
+}  // namespace
+
+bool current_test_failed() { return g_failure_probe && g_failure_probe(); }
+void set_failure_probe(bool (*probe)()) { g_failure_probe = probe; }
+
 void Harness::sweep_stale() {
   for (const std::string& ns : sim::list_netns()) {
     pid_t owner = owner_of(ns);

@@ -75,6 +75,9 @@ class Harness {
 }  // namespace ambit::test
 
 namespace ambit::test {
-// Defined by the test runner: has the current test case failed an assertion so far?
+// Has the current test case failed an assertion so far? The doctest runner installs the probe;
+// outside tests (benchmarks) it is always false. Fixtures use it to print the logs that explain
+// a failure.
 bool current_test_failed();
+void set_failure_probe(bool (*probe)());
 }  // namespace ambit::test

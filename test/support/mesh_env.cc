@@ -1,6 +1,5 @@
 #include "test/support/mesh_env.h"
 
-#include <doctest/doctest.h>
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -259,8 +258,11 @@ absl::Status MeshEnv::start() {
   AMBIT_RETURN_IF_ERROR(start_istiod());
   for (const auto& p : pods_) {
     if (p.enrolled) AMBIT_RETURN_IF_ERROR(agent::apply_inpod_rules(h_.name(pod_ns(p.name))));
-    std::vector<std::string> argv = {kPython, str_cat(kTools, "/echo_server.py")};
-    for (int port : p.echo_ports) argv.push_back(std::to_string(port));
+    std::vector<std::string> argv = p.app;
+    if (argv.empty()) {
+      argv = {kPython, str_cat(kTools, "/echo_server.py")};
+      for (int port : p.echo_ports) argv.push_back(std::to_string(port));
+    }
     AMBIT_RETURN_IF_ERROR(h_.spawn(pod_ns(p.name), "", argv, "app-" + p.name).status());
   }
   for (int n = 0; n < opts_.nodes; ++n) AMBIT_RETURN_IF_ERROR(start_zds(n));

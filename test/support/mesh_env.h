@@ -28,6 +28,7 @@ struct PodSpec {
   std::string ns = "default";
   bool enrolled = true;
   std::vector<int> echo_ports = {8080};
+  std::vector<std::string> app = {};  // the pod's process; default: the Python echo server
 };
 
 struct ServiceSpec {

@@ -5,16 +5,16 @@
 
 #include "test/support/harness.h"
 
-namespace ambit::test {
-// True once any assertion of the running test case has failed (fixtures use it to print the
-// component logs that explain the failure).
-bool current_test_failed() {
+namespace {
+// True once any assertion of the running test case has failed.
+bool doctest_current_failed() {
   return doctest::detail::g_cs != nullptr && doctest::detail::g_cs->numAssertsFailedCurrentTest_atomic > 0;
 }
-}  // namespace ambit::test
+}  // namespace
 
 int main(int argc, char** argv) {
   ambit::test::Harness::install_signal_cleanup();
+  ambit::test::set_failure_probe(&doctest_current_failed);
   doctest::Context ctx;
   ctx.applyCommandLine(argc, argv);
   int rc = ctx.run();

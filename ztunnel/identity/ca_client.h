@@ -49,10 +49,5 @@ class LocalCaClient : public CaClient {
   const crypto::CertificateAuthority* ca_;
 };
 
-// A TLS channel to istiod verified against `root_pem` with `san` as the expected name.
-std::shared_ptr<grpc::Channel> make_istiod_channel(const std::string& address, const std::string& root_pem,
-                                                   const std::string& san);
-// Reads the credential: if `source` names a readable file, its contents (trimmed), else `source`.
-std::string read_token(const std::string& source);
 
 }  // namespace ambit::ztunnel
