@@ -40,6 +40,14 @@ std::string inpod_iptables_rules(bool ipv6, const InpodPorts& p) {
 
 namespace {
 
+// Commands run inside the namespace with nsenter, which takes paths as well as /run/netns names.
+std::vector<std::string> in_ns(const std::string& netns, std::vector<std::string> argv) {
+  std::string path = netns.find('/') == std::string::npos ? "/run/netns/" + netns : netns;
+  std::vector<std::string> out = {"nsenter", "--net=" + path, "--"};
+  out.insert(out.end(), argv.begin(), argv.end());
+  return out;
+}
+
 absl::Status restore(const std::string& ns, const std::string& tool, const std::string& rules) {
   char path[] = "/tmp/ambit-iptables-XXXXXX";
   int fd = ::mkstemp(path);
@@ -49,31 +57,36 @@ absl::Status restore(const std::string& ns, const std::string& tool, const std::
     std::ofstream out(path);
     out << rules;
   }
-  auto r = sim::run({"ip", "netns", "exec", ns, tool, "--noflush", path});
+  auto r = sim::run(in_ns(ns, {tool, "--noflush", path}));
   ::unlink(path);
   return r.status();
 }
 
 }  // namespace
 
+bool has_inpod_rules(const std::string& ns) {
+  return sim::run(in_ns(ns, {"iptables", "-t", "nat", "-S", "ISTIO_OUTPUT"})).ok();
+}
+
 absl::Status apply_inpod_rules(const std::string& ns, const InpodPorts& ports) {
+  if (has_inpod_rules(ns)) return absl::OkStatus();
   AMBIT_RETURN_IF_ERROR(restore(ns, "iptables-restore", inpod_iptables_rules(false, ports)));
   AMBIT_RETURN_IF_ERROR(
-      sim::run({"ip", "-n", ns, "rule", "add", "fwmark", "0x111/0xfff", "pref", "32764", "lookup", "100"}).status());
-  return sim::run({"ip", "-n", ns, "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "100"}).status();
+      sim::run(in_ns(ns, {"ip", "rule", "add", "fwmark", "0x111/0xfff", "pref", "32764", "lookup", "100"})).status());
+  return sim::run(in_ns(ns, {"ip", "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "100"})).status();
 }
 
 absl::Status remove_inpod_rules(const std::string& ns) {
   for (const char* table : {"mangle", "nat"}) {
-    (void)sim::run({"ip", "netns", "exec", ns, "iptables", "-t", table, "-D", "PREROUTING", "-j", "ISTIO_PRERT"});
-    (void)sim::run({"ip", "netns", "exec", ns, "iptables", "-t", table, "-D", "OUTPUT", "-j", "ISTIO_OUTPUT"});
+    (void)sim::run(in_ns(ns, {"iptables", "-t", table, "-D", "PREROUTING", "-j", "ISTIO_PRERT"}));
+    (void)sim::run(in_ns(ns, {"iptables", "-t", table, "-D", "OUTPUT", "-j", "ISTIO_OUTPUT"}));
     for (const char* chain : {"ISTIO_PRERT", "ISTIO_OUTPUT"}) {
-      (void)sim::run({"ip", "netns", "exec", ns, "iptables", "-t", table, "-F", chain});
-      (void)sim::run({"ip", "netns", "exec", ns, "iptables", "-t", table, "-X", chain});
+      (void)sim::run(in_ns(ns, {"iptables", "-t", table, "-F", chain}));
+      (void)sim::run(in_ns(ns, {"iptables", "-t", table, "-X", chain}));
     }
   }
-  (void)sim::run({"ip", "-n", ns, "rule", "del", "fwmark", "0x111/0xfff", "pref", "32764", "lookup", "100"});
-  (void)sim::run({"ip", "-n", ns, "route", "del", "local", "0.0.0.0/0", "dev", "lo", "table", "100"});
+  (void)sim::run(in_ns(ns, {"ip", "rule", "del", "fwmark", "0x111/0xfff", "pref", "32764", "lookup", "100"}));
+  (void)sim::run(in_ns(ns, {"ip", "route", "del", "local", "0.0.0.0/0", "dev", "lo", "table", "100"}));
   return absl::OkStatus();
 }
 

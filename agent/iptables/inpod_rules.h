@@ -20,9 +20,13 @@ struct InpodPorts {
 // iptables-restore input for IPv4 / IPv6 (loopback ::1, probe source fd16:9254:7127:1337:ffff:...).
 std::string inpod_iptables_rules(bool ipv6, const InpodPorts& ports = {});
 
-// Applies the rules, the fwmark rule and the local route inside netns `ns_name` (/run/netns).
-absl::Status apply_inpod_rules(const std::string& ns_name, const InpodPorts& ports = {});
+// Applies the rules, the fwmark rule and the local route inside a network namespace, given by
+// name (/run/netns/<name>) or by path (/proc/<pid>/ns/net, any bind mount). Idempotent: a
+// namespace that already has the ISTIO_OUTPUT chain is left as it is.
+absl::Status apply_inpod_rules(const std::string& netns, const InpodPorts& ports = {});
 // Removes every ISTIO_* chain and the routing rule from the namespace; OK if absent.
-absl::Status remove_inpod_rules(const std::string& ns_name);
+absl::Status remove_inpod_rules(const std::string& netns);
+// True if the namespace has Istio's in-pod chains.
+bool has_inpod_rules(const std::string& netns);
 
 }  // namespace ambit::agent

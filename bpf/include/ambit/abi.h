@@ -25,6 +25,108 @@
 
 #define AMBIT_ABI_VERSION 1
 
+/* ---- constants shared with ztunnel and the agent ---- */
+
+#define AMBIT_ZTUNNEL_MARK 0x539 /* SO_MARK of every socket ztunnel opens in a pod */
+#define AMBIT_PORT_OUTBOUND 15001
+#define AMBIT_PORT_INBOUND_PLAINTEXT 15006
+#define AMBIT_PORT_HBONE 15008
+#define AMBIT_SO_ORIGINAL_DST 80 /* SOL_IP / SOL_IPV6 (IP6T_SO_ORIGINAL_DST) */
+
+#define AMBIT_MAX_PODS 4096
+#define AMBIT_MAX_ORIG 262144
+#define AMBIT_MAX_EXCLUDED 256
+
+/* Pin names under /sys/fs/bpf/ambit/<node>/ (maps survive the agent; see agent/bpf_loader.h). */
+#define AMBIT_PIN_PODS "map_pods"
+#define AMBIT_PIN_POD_IPS "map_pod_ips"
+#define AMBIT_PIN_ORIG "map_orig"
+#define AMBIT_PIN_SK_ORIG "map_sk_orig"
+#define AMBIT_PIN_STATS "map_stats"
+#define AMBIT_PIN_META "map_meta"
+#define AMBIT_PIN_EXCL_PORTS "map_excl_ports"
+
+/* ---- capture ---- */
+
+enum ambit_pod_flags {
+	AMBIT_POD_ENROLLED = 1 << 0,
+};
+
+/* ambit_pods[netns cookie] — written by the agent when a pod is enrolled. The cgroup hooks find
+ * the pod by the kernel's netns cookie, which nothing inside the pod can forge. */
+struct ambit_pod {
+	__u32 flags;
+	__u32 ip4;      /* pod IPv4, network order; 0 if none */
+	__u8 ip6[16];   /* pod IPv6; all zero if none */
+	__u32 node_ip4; /* the node's address as the pod sees it: probes from it bypass capture */
+	__u32 _pad;
+};
+
+/* ambit_pod_ips[address] — the same pods by address, for the tc ingress program (no netns
+ * cookie there). Key: 16 bytes, IPv4 as ::ffff:a.b.c.d. */
+struct ambit_ip_key {
+	__u8 addr[16];
+};
+
+struct ambit_pod_ip {
+	__u32 flags;
+	__u32 node_ip4;
+};
+
+/* An original destination. */
+struct ambit_addr {
+	__u8 addr[16]; /* IPv4 as ::ffff:a.b.c.d */
+	__u16 port;    /* network order */
+	__u16 family;  /* AF_INET / AF_INET6 */
+	__u32 _pad;
+};
+
+/* ambit_orig[key] — the app socket's local address (= ztunnel's accepted peer) in a netns →
+ * where the app wanted to go. Written at ACTIVE_ESTABLISHED, deleted when the socket closes. */
+struct ambit_orig_key {
+	__u64 netns_cookie;
+	__u8 addr[16];
+	__u16 port; /* network order */
+	__u16 family;
+	__u32 _pad;
+};
+
+/* Per-CPU counters, indexed by this enum; the agent sums them into metrics. */
+enum ambit_stat {
+	AMBIT_STAT_CAPTURED = 0,         /* connect() rewritten to 15001 */
+	AMBIT_STAT_SKIP_MARK = 1,        /* ztunnel's own socket */
+	AMBIT_STAT_SKIP_LOOPBACK = 2,
+	AMBIT_STAT_SKIP_SELF = 3,        /* to the pod's own address */
+	AMBIT_STAT_SKIP_EXCLUDED = 4,    /* excluded port */
+	AMBIT_STAT_SKIP_NOT_TCP = 5,
+	AMBIT_STAT_ORIG_RECORDED = 6,
+	AMBIT_STAT_ORIG_DELETED = 7,
+	AMBIT_STAT_ORIG_ANSWERED = 8,    /* SO_ORIGINAL_DST answered */
+	AMBIT_STAT_PEER_RESTORED = 9,    /* getpeername rewritten */
+	AMBIT_STAT_INBOUND_STEERED = 10, /* SYN assigned to 15006 */
+	AMBIT_STAT_INBOUND_PROBE = 11,   /* probe from the node: untouched */
+	AMBIT_STAT_DROP_NO_LISTENER = 12, /* enrolled pod, no ztunnel listener: fail closed */
+	AMBIT_STAT_ERR_STORAGE = 13,     /* could not allocate socket storage */
+	AMBIT_STAT_ERR_MAP_FULL = 14,
+	AMBIT_STAT_MAX = 15,
+};
+
+/* ambit_meta[0]: what layout the pinned maps have. The agent refuses to adopt other layouts. */
+struct ambit_meta {
+	__u32 abi_version;
+	__u32 layout; /* sizes of the structs above, folded; see AMBIT_LAYOUT */
+};
+
+#define AMBIT_LAYOUT ((__u32)(sizeof(struct ambit_pod) | sizeof(struct ambit_addr) << 8 | \
+			      sizeof(struct ambit_orig_key) << 16 | sizeof(struct ambit_pod_ip) << 24))
+
+AMBIT_STATIC_ASSERT(sizeof(struct ambit_pod) == 32, "ambit_pod layout");
+AMBIT_STATIC_ASSERT(sizeof(struct ambit_ip_key) == 16, "ambit_ip_key layout");
+AMBIT_STATIC_ASSERT(sizeof(struct ambit_pod_ip) == 8, "ambit_pod_ip layout");
+AMBIT_STATIC_ASSERT(sizeof(struct ambit_addr) == 24, "ambit_addr layout");
+AMBIT_STATIC_ASSERT(sizeof(struct ambit_orig_key) == 32, "ambit_orig_key layout");
+AMBIT_STATIC_ASSERT(sizeof(struct ambit_meta) == 8, "ambit_meta layout");
+
 /* ---- hello: the trivial program that proves the bpf_object() build path ---- */
 
 enum ambit_hello_stat {

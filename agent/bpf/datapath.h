@@ -1,0 +1,76 @@
+// The eBPF datapath the agent owns: loads bpf/capture.bpf.c (one skeleton, shared maps), attaches
+// the cgroup programs through bpf_links, and pins maps and links under /sys/fs/bpf/ambit/<node>/
+// so capture outlives the agent — kill -9 the agent and connections keep being captured; the next
+// agent adopts the pins (same ABI layout) and swaps in its freshly loaded programs with
+// bpf_link_update, which is atomic. Pins of an incompatible layout are refused and replaced.
+//
+// Why each object is pinned:
+//   links (connect4/6, sockops, getsockopt, getpeername4/6): keep programs attached with no agent;
+//   maps (pods, pod_ips, orig, sk_orig, excl_ports, stats, meta): keep enrollment, in-flight
+//     original destinations and counters across agent restarts.
+// Not pinned: the tc ingress filters, which are netlink objects rather than links (libbpf 1.1):
+// they persist in each pod's clsact qdisc anyway and are re-created (replaced) on reconcile.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "ambit/abi.h"
+#include "common/base/unique_fd.h"
+#include "common/net/ip_addr.h"
+
+struct ambit_capture;  // bpftool skeleton
+
+namespace ambit::agent {
+
+struct CapturedPod {
+  std::string uid;
+  std::string netns_path;  // /run/netns/<x> or /proc/<pid>/ns/net
+  std::string ifname = "eth0";
+  net::IpAddr ip4;
+  std::optional<net::IpAddr> node_ip4;  // probes from here bypass capture
+};
+
+struct DatapathStatus {
+  bool adopted = false;          // pins of a previous agent were reused
+  bool replaced = false;         // pins existed but had an incompatible layout
+  std::string pin_dir;
+  std::string cgroup;
+};
+
+class EbpfDatapath {
+ public:
+  static absl::StatusOr<std::unique_ptr<EbpfDatapath>> open(const std::string& pin_dir, const std::string& cgroup_path);
+  ~EbpfDatapath();
+
+  absl::Status enroll(const CapturedPod& pod);
+  absl::Status release(const CapturedPod& pod);
+  // netns cookies currently in the pods map (what the pinned datapath captures right now).
+  std::vector<uint64_t> enrolled_cookies() const;
+  absl::Status set_excluded_ports(const std::vector<uint16_t>& ports);
+
+  std::array<uint64_t, AMBIT_STAT_MAX> stats() const;
+  size_t map_entries(const char* pin_name) const;
+  static size_t map_capacity(const char* pin_name);
+  const DatapathStatus& status() const { return status_; }
+
+  // Removes every pin (links detach with their last reference) and the pin directory, and the tc
+  // filters of `pods`. OK if nothing is there.
+  static absl::Status uninstall(const std::string& pin_dir, const std::vector<CapturedPod>& pods = {});
+
+ private:
+  EbpfDatapath() = default;
+  absl::Status attach_tc(const CapturedPod& pod, bool attach);
+  int map_fd(const char* pin_name) const;
+
+  ambit_capture* skel_ = nullptr;
+  DatapathStatus status_;
+  std::vector<UniqueFd> links_;
+};
+
+const char* stat_name(int id);
+
+}  // namespace ambit::agent

@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Ambit's traffic capture: every program the node agent loads, in one object so they share maps.
+ *
+ *   cgroup/connect4, connect6  enrolled pods' TCP connects → ztunnel's 15001 in the same netns;
+ *                              the original destination goes into socket-local storage
+ *   sockops                    at ACTIVE_ESTABLISHED, files that destination under
+ *                              (netns cookie, app socket's local address) for ztunnel; removes
+ *                              it when the socket reaches TCP_CLOSE (no leak under churn)
+ *   cgroup/getsockopt          answers SO_ORIGINAL_DST for ztunnel's accepted socket, so ztunnel
+ *                              works unchanged under iptables or eBPF capture
+ *   cgroup/getpeername4/6      the app sees its original peer, not 15001
+ *   tc ingress (per pod)       steers SYNs to an enrolled pod's ports onto ztunnel's 15006
+ *                              listener with bpf_sk_assign — no NAT, no conntrack; the accepted
+ *                              socket's local address *is* the original destination
+ *
+ * Pods are found by the kernel's netns cookie (cgroup hooks) or by their address (tc), in maps
+ * only the agent writes: nothing a process inside a pod can do enrolls or releases it.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
+#include <linux/socket.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "ambit/abi.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+#define SOL_IP 0
+#define SOL_IPV6 41
+#define SOCK_STREAM 1
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AMBIT_MAX_PODS);
+	__type(key, __u64);
+	__type(value, struct ambit_pod);
+} ambit_pods SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AMBIT_MAX_PODS * 2);
+	__type(key, struct ambit_ip_key);
+	__type(value, struct ambit_pod_ip);
+} ambit_pod_ips SEC(".maps");
+
+/* LRU as a backstop only: entries are deleted at TCP_CLOSE. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, AMBIT_MAX_ORIG);
+	__type(key, struct ambit_orig_key);
+	__type(value, struct ambit_addr);
+} ambit_orig SEC(".maps");
+
+/* Freed by the kernel with the socket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ambit_addr);
+} ambit_sk_orig SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AMBIT_MAX_EXCLUDED);
+	__type(key, __u16); /* network order */
+	__type(value, __u8);
+} ambit_excl_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AMBIT_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} ambit_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ambit_meta);
+} ambit_meta SEC(".maps");
+
+static __always_inline void stat(__u32 id)
+{
+	__u64 *v = bpf_map_lookup_elem(&ambit_stats, &id);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline void set_v4(__u8 *addr, __u32 ip4)
+{
+	__builtin_memset(addr, 0, 10);
+	addr[10] = 0xff;
+	addr[11] = 0xff;
+	__builtin_memcpy(addr + 12, &ip4, 4);
+}
+
+static __always_inline __u32 get_v4(const __u8 *addr)
+{
+	__u32 ip;
+	__builtin_memcpy(&ip, addr + 12, 4);
+	return ip;
+}
+
+/* Common decision for a connect() from an enrolled pod to ip4:port (network order). Returns the
+ * pod to redirect for, or NULL to leave the connect alone. */
+static __always_inline struct ambit_pod *should_capture(struct bpf_sock_addr *ctx, __u32 ip4, __u16 port)
+{
+	if (ctx->type != SOCK_STREAM)
+		return NULL;
+	__u64 cookie = bpf_get_netns_cookie(ctx);
+	struct ambit_pod *pod = bpf_map_lookup_elem(&ambit_pods, &cookie);
+	if (!pod || !(pod->flags & AMBIT_POD_ENROLLED))
+		return NULL;
+	struct bpf_sock *sk = ctx->sk;
+	if (!sk)
+		return NULL;
+	/* ztunnel's own sockets (it sets the mark before connect). */
+	if (sk->mark == AMBIT_ZTUNNEL_MARK) {
+		stat(AMBIT_STAT_SKIP_MARK);
+		return NULL;
+	}
+	if ((bpf_ntohl(ip4) >> 24) == 127) {
+		stat(AMBIT_STAT_SKIP_LOOPBACK);
+		return NULL;
+	}
+	if (ip4 == pod->ip4) {
+		stat(AMBIT_STAT_SKIP_SELF);
+		return NULL;
+	}
+	if (bpf_map_lookup_elem(&ambit_excl_ports, &port)) {
+		stat(AMBIT_STAT_SKIP_EXCLUDED);
+		return NULL;
+	}
+	return pod;
+}
+
+SEC("cgroup/connect4")
+int ambit_connect4(struct bpf_sock_addr *ctx)
+{
+	__u32 ip4 = ctx->user_ip4;
+	__u16 port = (__u16)ctx->user_port;
+	struct ambit_pod *pod = should_capture(ctx, ip4, port);
+	if (!pod)
+		return 1;
+	struct ambit_addr *o = bpf_sk_storage_get(&ambit_sk_orig, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!o) {
+		/* Fail closed: without the original destination ztunnel cannot route; refusing the
+		 * connect (EPERM) is better than letting it leave uncaptured. */
+		stat(AMBIT_STAT_ERR_STORAGE);
+		return 0;
+	}
+	set_v4(o->addr, ip4);
+	o->port = port;
+	o->family = AF_INET;
+	ctx->user_ip4 = pod->ip4 ? pod->ip4 : bpf_htonl(0x7f000001);
+	ctx->user_port = bpf_htons(AMBIT_PORT_OUTBOUND);
+	stat(AMBIT_STAT_CAPTURED);
+	return 1;
+}
+
+SEC("cgroup/connect6")
+int ambit_connect6(struct bpf_sock_addr *ctx)
+{
+	/* Dual-stack sockets reaching IPv4 peers use v4-mapped addresses; those are captured like
+	 * connect4. Native IPv6 pods are not enrolled in this version (the agent enrolls IPv4). */
+	if (ctx->user_ip6[0] != 0 || ctx->user_ip6[1] != 0 || ctx->user_ip6[2] != bpf_htonl(0xffff))
+		return 1;
+	__u32 ip4 = ctx->user_ip6[3];
+	__u16 port = (__u16)ctx->user_port;
+	struct ambit_pod *pod = should_capture(ctx, ip4, port);
+	if (!pod)
+		return 1;
+	struct ambit_addr *o = bpf_sk_storage_get(&ambit_sk_orig, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!o) {
+		stat(AMBIT_STAT_ERR_STORAGE);
+		return 0;
+	}
+	set_v4(o->addr, ip4);
+	o->port = port;
+	o->family = AF_INET;
+	ctx->user_ip6[3] = pod->ip4 ? pod->ip4 : bpf_htonl(0x7f000001);
+	ctx->user_port = bpf_htons(AMBIT_PORT_OUTBOUND);
+	stat(AMBIT_STAT_CAPTURED);
+	return 1;
+}
+
+static __always_inline void orig_key(struct ambit_orig_key *k, __u64 cookie, __u32 local_ip4, __u32 local_port_host)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->netns_cookie = cookie;
+	set_v4(k->addr, local_ip4);
+	k->port = bpf_htons((__u16)local_port_host);
+	k->family = AF_INET;
+}
+
+SEC("sockops")
+int ambit_sockops(struct bpf_sock_ops *skops)
+{
+	struct ambit_orig_key k;
+	switch (skops->op) {
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB: {
+		struct bpf_sock *sk = skops->sk;
+		if (!sk)
+			return 1;
+		/* Only captured sockets have storage; others cost one lookup. The local port is not
+		 * known at connect4 time (unbound socket), hence this second step. */
+		struct ambit_addr *o = bpf_sk_storage_get(&ambit_sk_orig, sk, 0, 0);
+		if (!o)
+			return 1;
+		orig_key(&k, bpf_get_netns_cookie(skops), skops->local_ip4, skops->local_port);
+		if (bpf_map_update_elem(&ambit_orig, &k, o, BPF_ANY) != 0) {
+			stat(AMBIT_STAT_ERR_MAP_FULL);
+			return 1;
+		}
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+		stat(AMBIT_STAT_ORIG_RECORDED);
+		return 1;
+	}
+	case BPF_SOCK_OPS_STATE_CB:
+		if (skops->args[1] != BPF_TCP_CLOSE)
+			return 1;
+		orig_key(&k, bpf_get_netns_cookie(skops), skops->local_ip4, skops->local_port);
+		if (bpf_map_delete_elem(&ambit_orig, &k) == 0)
+			stat(AMBIT_STAT_ORIG_DELETED);
+		return 1;
+	}
+	return 1;
+}
+
+struct sockaddr_in_ {
+	__u16 sin_family;
+	__u16 sin_port;
+	__u32 sin_addr;
+	__u8 zero[8];
+};
+
+SEC("cgroup/getsockopt")
+int ambit_getsockopt(struct bpf_sockopt *ctx)
+{
+	/* Runs for every getsockopt in the cgroup: filter first, pass everything else through. */
+	if (ctx->optname != AMBIT_SO_ORIGINAL_DST || (ctx->level != SOL_IP && ctx->level != SOL_IPV6))
+		return 1;
+	if (ctx->retval == 0)
+		return 1; /* conntrack answered (iptables capture): keep its answer */
+	struct bpf_sock *sk = ctx->sk;
+	if (!sk)
+		return 1;
+	struct ambit_orig_key k;
+	/* ztunnel's accepted socket: its peer is the app socket's local address. */
+	orig_key(&k, bpf_get_netns_cookie(ctx), sk->dst_ip4, bpf_ntohs((__u16)sk->dst_port));
+	struct ambit_addr *o = bpf_map_lookup_elem(&ambit_orig, &k);
+	if (!o)
+		return 1;
+	struct sockaddr_in_ *sa = ctx->optval;
+	if ((void *)(sa + 1) > ctx->optval_end)
+		return 1;
+	sa->sin_family = AF_INET;
+	sa->sin_port = o->port;
+	sa->sin_addr = get_v4(o->addr);
+	__builtin_memset(sa->zero, 0, sizeof(sa->zero));
+	ctx->optlen = sizeof(*sa);
+	ctx->retval = 0;
+	stat(AMBIT_STAT_ORIG_ANSWERED);
+	return 1;
+}
+
+SEC("cgroup/getpeername4")
+int ambit_getpeername4(struct bpf_sock_addr *ctx)
+{
+	if (!ctx->sk)
+		return 1;
+	struct ambit_addr *o = bpf_sk_storage_get(&ambit_sk_orig, ctx->sk, 0, 0);
+	if (!o || o->family != AF_INET)
+		return 1;
+	ctx->user_ip4 = get_v4(o->addr);
+	ctx->user_port = o->port;
+	stat(AMBIT_STAT_PEER_RESTORED);
+	return 1;
+}
+
+SEC("cgroup/getpeername6")
+int ambit_getpeername6(struct bpf_sock_addr *ctx)
+{
+	if (!ctx->sk)
+		return 1;
+	struct ambit_addr *o = bpf_sk_storage_get(&ambit_sk_orig, ctx->sk, 0, 0);
+	if (!o || o->family != AF_INET)
+		return 1;
+	ctx->user_ip6[0] = 0;
+	ctx->user_ip6[1] = 0;
+	ctx->user_ip6[2] = bpf_htonl(0xffff);
+	ctx->user_ip6[3] = get_v4(o->addr);
+	ctx->user_port = o->port;
+	stat(AMBIT_STAT_PEER_RESTORED);
+	return 1;
+}
+
+/* Inbound steering, attached at tc ingress on an enrolled pod's interface (inside its netns).
+ * Only the SYN is assigned: later packets find the request/established socket by the normal
+ * lookup (assigning every packet to the listener resets the connection). */
+SEC("tc")
+int ambit_inbound(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return TC_ACT_OK;
+	struct iphdr *ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_TCP || ip->ihl != 5)
+		return TC_ACT_OK;
+	struct tcphdr *tcp = (void *)(ip + 1);
+	if ((void *)(tcp + 1) > end)
+		return TC_ACT_OK;
+	if (!tcp->syn || tcp->ack)
+		return TC_ACT_OK;
+	struct ambit_ip_key key;
+	set_v4(key.addr, ip->daddr);
+	struct ambit_pod_ip *pod = bpf_map_lookup_elem(&ambit_pod_ips, &key);
+	if (!pod || !(pod->flags & AMBIT_POD_ENROLLED))
+		return TC_ACT_OK;
+	__u16 dport = tcp->dest;
+	if (dport == bpf_htons(AMBIT_PORT_HBONE) || dport == bpf_htons(AMBIT_PORT_INBOUND_PLAINTEXT) ||
+	    dport == bpf_htons(AMBIT_PORT_OUTBOUND))
+		return TC_ACT_OK;
+	/* Health probes from the node itself reach the app untouched (no link-local SNAT needed). */
+	if (pod->node_ip4 && ip->saddr == pod->node_ip4) {
+		stat(AMBIT_STAT_INBOUND_PROBE);
+		return TC_ACT_OK;
+	}
+	if (bpf_map_lookup_elem(&ambit_excl_ports, &dport)) {
+		stat(AMBIT_STAT_SKIP_EXCLUDED);
+		return TC_ACT_OK;
+	}
+	struct bpf_sock_tuple t = {};
+	t.ipv4.saddr = ip->saddr;
+	t.ipv4.daddr = ip->daddr;
+	t.ipv4.sport = tcp->source;
+	t.ipv4.dport = bpf_htons(AMBIT_PORT_INBOUND_PLAINTEXT);
+	struct bpf_sock *sk = bpf_skc_lookup_tcp(skb, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk) {
+		/* Enrolled but ztunnel is not listening (restarting): drop the SYN so the client
+		 * retransmits, instead of letting plaintext reach the app around the policy. */
+		stat(AMBIT_STAT_DROP_NO_LISTENER);
+		return TC_ACT_SHOT;
+	}
+	if (sk->state != BPF_TCP_LISTEN) {
+		bpf_sk_release(sk);
+		return TC_ACT_OK;
+	}
+	long err = bpf_sk_assign(skb, sk, 0);
+	bpf_sk_release(sk);
+	if (err) {
+		stat(AMBIT_STAT_DROP_NO_LISTENER);
+		return TC_ACT_SHOT;
+	}
+	stat(AMBIT_STAT_INBOUND_STEERED);
+	return TC_ACT_OK;
+}
