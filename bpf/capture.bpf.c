@@ -273,6 +273,9 @@ int ambit_getsockopt(struct bpf_sockopt *ctx)
 	sa->sin_addr = get_v4(o->addr);
 	__builtin_memset(sa->zero, 0, sizeof(sa->zero));
 	ctx->optlen = sizeof(*sa);
+	/* Keep the two 32-bit context stores apart: clang merges them into one 64-bit store,
+	 * which the verifier rejects as an invalid context access. */
+	asm volatile("" ::: "memory");
 	ctx->retval = 0;
 	stat(AMBIT_STAT_ORIG_ANSWERED);
 	return 1;

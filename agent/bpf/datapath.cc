@@ -162,7 +162,8 @@ absl::StatusOr<std::unique_ptr<EbpfDatapath>> EbpfDatapath::open(const std::stri
       return errno_error(e, "pin ", path);
     }
     d->links_.emplace_back(::dup(bpf_link__fd(link)));
-    bpf_link__disconnect(link);  // the pin keeps it attached beyond this process
+    // Destroying an fd-based link only closes libbpf's fd; the pin keeps it attached beyond this
+    // process. (bpf_link__disconnect would skip that close and leak the fd.)
     bpf_link__destroy(link);
   }
 
@@ -170,7 +171,7 @@ absl::StatusOr<std::unique_ptr<EbpfDatapath>> EbpfDatapath::open(const std::stri
   // over the old pin, so a reader never finds a missing pin.
   if (!adopt) {
     for (const auto& m : kMaps) {
-      std::string path = pin(m.pin), tmp = path + ".new";
+      std::string path = pin(m.pin), tmp = path + "_new";  // bpffs names may not contain dots
       ::unlink(tmp.c_str());
       if (bpf_obj_pin(bpf_map__fd(m.get(d->skel_)), tmp.c_str()) != 0) return errno_error(errno, "pin ", tmp);
       if (::rename(tmp.c_str(), path.c_str()) != 0) return errno_error(errno, "rename ", tmp, " to ", path);

@@ -124,10 +124,18 @@ absl::StatusOr<sim::Process*> Harness::spawn(const std::string& ns, const std::s
   return processes_.back().get();
 }
 
+std::string Harness::bpf_dir(const std::string& short_name) {
+  std::string d = str_cat("/sys/fs/bpf/ambit-test/", prefix_, short_name);
+  bpf_dirs_.push_back(d);
+  return d;
+}
+
 absl::Status Harness::teardown() {
   absl::Status first;
   for (auto& p : processes_) p->kill();
   processes_.clear();
+  for (const auto& d : bpf_dirs_) rm_rf(d);  // unpinning detaches links and frees maps
+  bpf_dirs_.clear();
   if (!cgroup_base_.empty()) {
     if (auto s = sim::remove_cgroup(cgroup_base_); !s.ok() && first.ok()) first = s;
     cgroup_base_.clear();
@@ -175,6 +183,15 @@ void Harness::sweep_stale() {
       ::closedir(d);
       for (const auto& s : stale) (void)sim::remove_cgroup(str_cat(base, "/", s));
     }
+  }
+  if (DIR* d = ::opendir("/sys/fs/bpf/ambit-test")) {
+    std::vector<std::string> stale;
+    while (dirent* e = ::readdir(d)) {
+      pid_t owner = owner_of(e->d_name);
+      if (owner > 0 && owner != ::getpid() && !pid_alive(owner)) stale.push_back(e->d_name);
+    }
+    ::closedir(d);
+    for (const auto& s : stale) rm_rf(str_cat("/sys/fs/bpf/ambit-test/", s));
   }
   if (DIR* d = ::opendir("/tmp/ambit-test")) {
     std::vector<std::string> stale;

@@ -55,6 +55,10 @@ class Harness {
   absl::StatusOr<sim::Process*> spawn(const std::string& ns, const std::string& cgroup,
                                       std::vector<std::string> argv, std::string log_name = "");
 
+  // A bpffs directory for this harness's pins (/sys/fs/bpf/ambit-test/<prefix><short>), removed
+  // with everything in it at teardown.
+  std::string bpf_dir(const std::string& short_name);
+
   // Removes everything this harness created. Idempotent.
   absl::Status teardown();
 
@@ -69,6 +73,7 @@ class Harness {
   std::string cgroup_base_;  // absolute, created lazily
   std::vector<std::string> namespaces_;
   std::vector<std::unique_ptr<sim::Process>> processes_;
+  std::vector<std::string> bpf_dirs_;
   int counter_ = 0;
 };
 

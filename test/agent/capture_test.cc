@@ -1,0 +1,332 @@
+// The capture contract, on the real kernel, in both modes: enrolled pods' connects reach 15001 and
+// the original destination is read back (SO_ORIGINAL_DST), the app's getpeername shows the
+// original, unenrolled pods are untouched, inbound plaintext lands on 15006 with the original
+// destination, probes from the node bypass (eBPF), enroll/release work live, no per-connection
+// state leaks under churn, pins survive the agent object and are adopted, an incompatible layout
+// is replaced, uninstall leaves nothing. Root only.
+#include <doctest/doctest.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "agent/capture.h"
+#include "agent/iptables/inpod_rules.h"
+#include "ambit/abi.h"
+#include "ambit_capture.skel.h"
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/sim/command.h"
+#include "common/sim/topology.h"
+#include "test/support/harness.h"
+#include "test/support/root.h"
+
+using namespace ambit;
+using namespace ambit::agent;
+using namespace ambit::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kProbe = AMBIT_SOURCE_DIR "/test/tools/capture_probe.py";
+constexpr const char* kNetperf = AMBIT_NETPERF_BIN;
+
+struct Topo {
+  Harness& h;
+  std::string cg;
+  sim::Process* standin = nullptr;  // ztunnel stand-in in pod a (15001/15006)
+  sim::Process* app_b = nullptr;    // app in pod b on 8080
+  sim::Process* app_a = nullptr;    // app in pod a on 9091
+
+  explicit Topo(Harness& harness) : h(harness) {}
+
+  absl::Status build() {
+    AMBIT_RETURN_IF_ERROR(h.netns("n").status());
+    AMBIT_RETURN_IF_ERROR(h.bridge("n", "br0"));
+    AMBIT_RETURN_IF_ERROR(h.address("n", "br0", "10.50.0.1/24"));
+    int i = 2;
+    for (const char* p : {"a", "b", "u"}) {
+      AMBIT_RETURN_IF_ERROR(h.netns(p).status());
+      AMBIT_RETURN_IF_ERROR(h.veth("n", str_cat("v", p), p, "eth0"));
+      AMBIT_RETURN_IF_ERROR(h.attach("n", str_cat("v", p), "br0"));
+      AMBIT_RETURN_IF_ERROR(h.up("n", str_cat("v", p)));
+      AMBIT_RETURN_IF_ERROR(h.address(p, "eth0", str_cat("10.50.0.", i++, "/24")));
+      AMBIT_RETURN_IF_ERROR(h.up(p, "eth0"));
+    }
+    AMBIT_ASSIGN_OR_RETURN(cg, h.cgroup("pods"));
+    AMBIT_ASSIGN_OR_RETURN(standin, h.spawn("a", cg, {"/usr/bin/python3", kProbe, "listen", "15001", "15006"}, "standin"));
+    AMBIT_ASSIGN_OR_RETURN(app_b, h.spawn("b", cg, {"/usr/bin/python3", kProbe, "listen", "8080"}, "app-b"));
+    AMBIT_ASSIGN_OR_RETURN(app_a, h.spawn("a", cg, {"/usr/bin/python3", kProbe, "listen", "9091"}, "app-a"));
+    for (auto* p : {standin, app_b, app_a}) {
+      for (int k = 0; k < 300 && p->log().find("listening") == std::string::npos; ++k) std::this_thread::sleep_for(10ms);
+    }
+    return absl::OkStatus();
+  }
+
+  CapturedPod pod_a() const {
+    CapturedPod p;
+    p.uid = "uid-a";
+    p.netns_path = sim::netns_path(h.name("a"));
+    p.ip4 = *net::IpAddr::parse("10.50.0.2");
+    p.node_ip4 = net::IpAddr::parse("10.50.0.1");
+    return p;
+  }
+
+  // Runs the app side in a pod (inside the pods cgroup) and returns its output.
+  std::string connect(const std::string& pod, const std::string& target, int count = 1) {
+    std::vector<std::string> argv = {"/usr/bin/python3", kProbe, "connect", target};
+    if (count > 1) argv.insert(argv.end(), {"--count", std::to_string(count)});
+    auto p = h.spawn(pod.empty() ? "" : pod, pod == "n" ? "" : cg, argv);
+    if (!p.ok()) return std::string(p.status().message());
+    (*p)->wait_for(60s);
+    return (*p)->log();
+  }
+};
+
+// Waits (bounded) for `needle` in a process log.
+bool log_has(sim::Process* p, const std::string& needle) {
+  for (int i = 0; i < 300; ++i) {
+    if (p->log().find(needle) != std::string::npos) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+void check_capture_contract(Topo& t, bool ebpf) {
+  // Outbound: a → b:8080 lands on the stand-in's 15001 with the original destination readable.
+  std::string out = t.connect("a", "10.50.0.3:8080");
+  CHECK_MESSAGE(out.find("connected peer=10.50.0.3:8080") != std::string::npos, out);  // getpeername
+  CHECK_MESSAGE(log_has(t.standin, "accept port=15001"), t.standin->log());
+  CHECK_MESSAGE(log_has(t.standin, "orig=10.50.0.3:8080"), t.standin->log());
+  CHECK_MESSAGE(t.app_b->log().find("peer=10.50.0.2") == std::string::npos, t.app_b->log());  // never reached b
+
+  // Unenrolled pod: untouched.
+  out = t.connect("u", "10.50.0.3:8080");
+  CHECK_MESSAGE(log_has(t.app_b, "accept port=8080 local=10.50.0.3:8080 peer=10.50.0.4"), t.app_b->log());
+
+  // Inbound plaintext: b → a:9091 is steered to 15006; the original destination is the local
+  // address (eBPF) or SO_ORIGINAL_DST (iptables).
+  out = t.connect("b", "10.50.0.2:9091");
+  CHECK_MESSAGE(log_has(t.standin, "accept port=15006"), t.standin->log());
+  if (ebpf) {
+    CHECK_MESSAGE(log_has(t.standin, "accept port=15006 local=10.50.0.2:9091 peer=10.50.0.3"), t.standin->log());
+  } else {
+    CHECK_MESSAGE(log_has(t.standin, "orig=10.50.0.2:9091"), t.standin->log());
+  }
+  CHECK(t.app_a->log().find("peer=10.50.0.3") == std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("bpf: the tc inbound program drops a SYN for an enrolled pod with no ztunnel listener, passes the rest") {
+  AMBIT_REQUIRE_ROOT();
+  ambit_capture* skel = ambit_capture::open_and_load();
+  REQUIRE_MESSAGE(skel != nullptr, "load: ", std::strerror(errno));
+  struct D {
+    ambit_capture* s;
+    ~D() { ambit_capture::destroy(s); }
+  } guard{skel};
+  ambit_ip_key k{};
+  k.addr[10] = k.addr[11] = 0xff;
+  uint32_t pod = htonl(0x0a320002), node = htonl(0x0a320001), other = htonl(0x0a320009);
+  std::memcpy(k.addr + 12, &pod, 4);
+  ambit_pod_ip v{AMBIT_POD_ENROLLED, node};
+  REQUIRE(bpf_map_update_elem(bpf_map__fd(skel->maps.ambit_pod_ips), &k, &v, BPF_ANY) == 0);
+
+  auto packet = [](uint32_t src, uint32_t dst, uint16_t dport, bool syn, bool ack) {
+    // Two bytes of headroom so the IP header after the 14-byte Ethernet header is 4-aligned.
+    std::vector<uint8_t> p(2 + sizeof(ethhdr) + sizeof(iphdr) + sizeof(tcphdr), 0);
+    auto* eth = reinterpret_cast<ethhdr*>(p.data() + 2);
+    eth->h_proto = htons(ETH_P_IP);
+    auto* ip = reinterpret_cast<iphdr*>(eth + 1);
+    ip->version = 4;
+    ip->ihl = 5;
+    ip->protocol = IPPROTO_TCP;
+    ip->tot_len = htons(sizeof(iphdr) + sizeof(tcphdr));
+    ip->saddr = src;
+    ip->daddr = dst;
+    ip->ttl = 64;
+    auto* tcp = reinterpret_cast<tcphdr*>(ip + 1);
+    tcp->source = htons(40000);
+    tcp->dest = htons(dport);
+    tcp->doff = 5;
+    tcp->syn = syn;
+    tcp->ack = ack;
+    return p;
+  };
+  auto run = [&](std::vector<uint8_t> pkt) {
+    LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt.data() + 2, .data_size_in = static_cast<uint32_t>(pkt.size() - 2));
+    REQUIRE(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.ambit_inbound), &o) == 0);
+    return o.retval;
+  };
+  constexpr uint32_t kOk = 0, kShot = 2;  // TC_ACT_OK, TC_ACT_SHOT
+  CHECK(run(packet(other, pod, 8080, true, false)) == kShot);   // SYN, enrolled, no listener: fail closed
+  CHECK(run(packet(other, pod, 8080, true, true)) == kOk);      // SYN-ACK: not a new inbound connection
+  CHECK(run(packet(other, pod, 8080, false, true)) == kOk);     // established traffic
+  CHECK(run(packet(other, pod, 15008, true, false)) == kOk);    // HBONE goes to ztunnel's own listener
+  CHECK(run(packet(node, pod, 8080, true, false)) == kOk);      // probe from the node
+  CHECK(run(packet(other, other, 8080, true, false)) == kOk);   // not an enrolled pod
+  std::vector<uint64_t> vals(static_cast<size_t>(libbpf_num_possible_cpus()));
+  uint32_t id = AMBIT_STAT_DROP_NO_LISTENER;
+  REQUIRE(bpf_map_lookup_elem(bpf_map__fd(skel->maps.ambit_stats), &id, vals.data()) == 0);
+  uint64_t drops = 0;
+  for (auto x : vals) drops += x;
+  CHECK(drops == 1);
+}
+
+TEST_CASE("ebpf capture: outbound, original destination, getpeername, inbound steering, probes, live release") {
+  AMBIT_REQUIRE_ROOT();
+  Harness h;
+  Topo t(h);
+  AMBIT_REQUIRE_OK(t.build());
+  std::string pins = h.bpf_dir("node");
+  auto dp = EbpfDatapath::open(pins, t.cg);
+  AMBIT_REQUIRE_OK(dp);
+  EbpfCapture cap(std::move(*dp));
+  AMBIT_REQUIRE_OK(cap.enroll(t.pod_a()));
+  CHECK(cap.captured(t.pod_a()));
+  check_capture_contract(t, true);
+
+  // A probe from the node's address reaches the app untouched.
+  std::string out = t.connect("n", "10.50.0.2:9091");
+  CHECK_MESSAGE(log_has(t.app_a, "accept port=9091 local=10.50.0.2:9091 peer=10.50.0.1"), t.app_a->log());
+
+  auto st = cap.datapath().stats();
+  CHECK(st[AMBIT_STAT_CAPTURED] >= 1);
+  CHECK(st[AMBIT_STAT_ORIG_ANSWERED] >= 1);
+  CHECK(st[AMBIT_STAT_PEER_RESTORED] >= 1);
+  CHECK(st[AMBIT_STAT_INBOUND_STEERED] >= 1);
+  CHECK(st[AMBIT_STAT_INBOUND_PROBE] >= 1);
+
+  // Release live: the next connection goes direct to b.
+  AMBIT_REQUIRE_OK(cap.release(t.pod_a()));
+  CHECK_FALSE(cap.captured(t.pod_a()));
+  out = t.connect("a", "10.50.0.3:8080");
+  CHECK_MESSAGE(log_has(t.app_b, "peer=10.50.0.2"), t.app_b->log());
+  out = t.connect("b", "10.50.0.2:9091");
+  CHECK_MESSAGE(log_has(t.app_a, "peer=10.50.0.3"), t.app_a->log());
+  // And enroll again.
+  AMBIT_REQUIRE_OK(cap.enroll(t.pod_a()));
+  std::string log_before = t.standin->log();
+  t.connect("a", "10.50.0.3:8080");
+  std::string log_after = t.standin->log();
+  CHECK(std::count(log_after.begin(), log_after.end(), '\n') > std::count(log_before.begin(), log_before.end(), '\n'));
+}
+
+TEST_CASE("ebpf capture: no per-connection state leaks under 100k connections of churn") {
+  AMBIT_REQUIRE_ROOT();
+  Harness h;
+  Topo t(h);
+  AMBIT_REQUIRE_OK(t.build());
+  t.standin->kill();  // a fast C++ stand-in instead: echo on 15001
+  auto fast = h.spawn("a", t.cg, {kNetperf, "serve", "--port", "15001"}, "fast-standin");
+  AMBIT_REQUIRE_OK(fast);
+  REQUIRE(log_has(*fast, "listening"));
+  auto dp = EbpfDatapath::open(h.bpf_dir("node"), t.cg);
+  AMBIT_REQUIRE_OK(dp);
+  EbpfCapture cap(std::move(*dp));
+  AMBIT_REQUIRE_OK(cap.enroll(t.pod_a()));
+  auto churn = h.spawn("a", t.cg, {kNetperf, "churn", "--to", "10.50.0.3:8080", "--count", "100000"}, "churn");
+  AMBIT_REQUIRE_OK(churn);
+  auto code = (*churn)->wait_for(600s);
+  REQUIRE(code.has_value());
+  CHECK_MESSAGE((*churn)->log().find("churn ok=100000 failed=0") != std::string::npos, (*churn)->log());
+  std::this_thread::sleep_for(500ms);
+  auto st = cap.datapath().stats();
+  CHECK(st[AMBIT_STAT_CAPTURED] >= 100000);
+  CHECK(st[AMBIT_STAT_ORIG_RECORDED] >= 100000);
+  // Every record was deleted at close; whatever is left is bounded by connections still closing.
+  size_t left = cap.datapath().map_entries(AMBIT_PIN_ORIG);
+  CHECK_MESSAGE(left < 100, "orig entries left: ", left);
+  CHECK(st[AMBIT_STAT_ORIG_DELETED] + left >= st[AMBIT_STAT_ORIG_RECORDED]);
+}
+
+TEST_CASE("ebpf datapath: pins outlive the agent, are adopted, an incompatible layout is replaced, uninstall removes all") {
+  AMBIT_REQUIRE_ROOT();
+  Harness h;
+  Topo t(h);
+  AMBIT_REQUIRE_OK(t.build());
+  std::string pins = h.bpf_dir("node");
+  {
+    auto dp = EbpfDatapath::open(pins, t.cg);
+    AMBIT_REQUIRE_OK(dp);
+    CHECK_FALSE((*dp)->status().adopted);
+    AMBIT_REQUIRE_OK((*dp)->enroll(t.pod_a()));
+  }  // the agent's objects are gone; pins remain
+  t.connect("a", "10.50.0.3:8080");
+  CHECK_MESSAGE(log_has(t.standin, "orig=10.50.0.3:8080"), t.standin->log());
+
+  {
+    auto dp = EbpfDatapath::open(pins, t.cg);  // a new agent adopts
+    AMBIT_REQUIRE_OK(dp);
+    CHECK((*dp)->status().adopted);
+    CHECK((*dp)->enrolled_cookies().size() == 1);
+  }
+  // Corrupt the layout version in the pinned meta map: the next agent must refuse and replace.
+  {
+    UniqueFd meta(bpf_obj_get((pins + "/" AMBIT_PIN_META).c_str()));
+    REQUIRE(meta);
+    ambit_meta bad{AMBIT_ABI_VERSION + 100, 0};
+    uint32_t key = 0;
+    REQUIRE(bpf_map_update_elem(meta.get(), &key, &bad, BPF_ANY) == 0);
+  }
+  auto dp = EbpfDatapath::open(pins, t.cg);
+  AMBIT_REQUIRE_OK(dp);
+  CHECK((*dp)->status().replaced);
+  CHECK_FALSE((*dp)->status().adopted);
+  CHECK((*dp)->enrolled_cookies().empty());  // new maps: the agent re-enrolls from its state
+  AMBIT_REQUIRE_OK((*dp)->enroll(t.pod_a()));
+  t.connect("a", "10.50.0.3:8080");
+  CHECK(log_has(t.standin, "accept port=15001"));
+
+  // Uninstall: no pins, no links on the cgroup, no tc filter in the pod.
+  dp->reset();
+  AMBIT_REQUIRE_OK(EbpfDatapath::uninstall(pins, {t.pod_a()}));
+  struct stat st {};
+  CHECK(::stat(pins.c_str(), &st) != 0);
+  // The kernel frees a link whose last reference went away from a work queue: wait (bounded).
+  absl::StatusOr<std::string> links;
+  for (int i = 0; i < 100; ++i) {
+    links = sim::run({"bpftool", "cgroup", "show", t.cg});
+    if (links.ok() && links->find("connect4") == std::string::npos) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  AMBIT_REQUIRE_OK(links);
+  CHECK_MESSAGE(links->find("connect4") == std::string::npos, *links);
+  CHECK(links->find("sock_ops") == std::string::npos);
+  auto tc = h.exec("a", {"tc", "filter", "show", "dev", "eth0", "ingress"});
+  AMBIT_REQUIRE_OK(tc);
+  CHECK_MESSAGE(tc->find("ambit_inbound") == std::string::npos, *tc);
+  // And traffic is no longer captured.
+  t.connect("a", "10.50.0.3:8080");
+  CHECK(log_has(t.app_b, "peer=10.50.0.2"));
+}
+
+TEST_CASE("iptables capture: the same contract through Istio's in-pod rules") {
+  AMBIT_REQUIRE_ROOT();
+  Harness h;
+  Topo t(h);
+  AMBIT_REQUIRE_OK(t.build());
+  IptablesCapture cap;
+  AMBIT_REQUIRE_OK(cap.enroll(t.pod_a()));
+  CHECK(cap.captured(t.pod_a()));
+  AMBIT_REQUIRE_OK(cap.enroll(t.pod_a()));  // idempotent
+  check_capture_contract(t, false);
+  AMBIT_REQUIRE_OK(cap.release(t.pod_a()));
+  CHECK_FALSE(cap.captured(t.pod_a()));
+  t.connect("a", "10.50.0.3:8080");
+  CHECK(log_has(t.app_b, "peer=10.50.0.2"));
+}
+
+TEST_CASE("feature probe: this kernel supports the eBPF mode") {
+  AMBIT_REQUIRE_ROOT();
+  FeatureReport r = probe_features();
+  CHECK_MESSAGE(r.ebpf_ok, join(r.missing, ", "));
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/python3
+"""Stand-ins for the capture tests (no ztunnel needed).
+
+  capture_probe.py listen PORT [PORT...]
+      A ztunnel stand-in: accepts on each port and, per connection, prints one line
+      "accept port=<listen port> local=<ip:port> peer=<ip:port> orig=<ip:port|none>"
+      (orig = SO_ORIGINAL_DST if answered), then echoes until EOF.
+  capture_probe.py connect IP:PORT [--count N]
+      An app: connects, prints "connected peer=<getpeername> local=<getsockname>", sends a line,
+      reads the echo, closes. With --count, does it N times and prints only a summary line
+      "done ok=<n> failed=<m>".
+"""
+import socket
+import struct
+import sys
+import threading
+
+SO_ORIGINAL_DST = 80
+
+
+def fmt(addr):
+    return f"{addr[0]}:{addr[1]}"
+
+
+def orig_dst(c):
+    try:
+        raw = c.getsockopt(socket.SOL_IP, SO_ORIGINAL_DST, 16)
+        port, = struct.unpack("!H", raw[2:4])
+        return f"{socket.inet_ntoa(raw[4:8])}:{port}"
+    except OSError:
+        return "none"
+
+
+def serve(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port))
+    s.listen(4096)
+    while True:
+        c, _ = s.accept()
+        line = f"accept port={port} local={fmt(c.getsockname())} peer={fmt(c.getpeername())} orig={orig_dst(c)}"
+        print(line, flush=True)
+
+        def echo(c=c):
+            try:
+                while True:
+                    d = c.recv(4096)
+                    if not d:
+                        break
+                    c.sendall(d)
+            except OSError:
+                pass
+            c.close()
+
+        threading.Thread(target=echo, daemon=True).start()
+
+
+def connect(target, count):
+    host, port = target.rsplit(":", 1)
+    ok = failed = 0
+    for i in range(count):
+        try:
+            c = socket.create_connection((host, int(port)), timeout=5)
+            if count == 1:
+                print(f"connected peer={fmt(c.getpeername())} local={fmt(c.getsockname())}", flush=True)
+            c.sendall(b"ping\n")
+            if c.recv(16) == b"ping\n":
+                ok += 1
+            else:
+                failed += 1
+            c.close()
+        except OSError as e:
+            failed += 1
+            if count == 1:
+                print(f"error {e}", flush=True)
+    if count > 1:
+        print(f"done ok={ok} failed={failed}", flush=True)
+    return 0 if failed == 0 else 1
+
+
+if sys.argv[1] == "listen":
+    for p in sys.argv[2:]:
+        threading.Thread(target=serve, args=(int(p),), daemon=True).start()
+    print("listening", flush=True)
+    threading.Event().wait()
+else:
+    count = int(sys.argv[sys.argv.index("--count") + 1]) if "--count" in sys.argv else 1
+    sys.exit(connect(sys.argv[2], count))
