@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", ambit::kVersion);
   ambit::istiod::IstiodOptions o;
   std::string log_level = "info";
-  int debounce_quiet = 10, debounce_max = 100;
+  int debounce_quiet = 10, debounce_max = 100, config_debounce = 10;
   app.add_option("--config-dir", o.config_dir, "Directory of Kubernetes-shaped YAML to watch");
   app.add_option("--ca-dir", o.ca_dir, "CA material (ca-cert.pem, ca-key.pem, node-token.key); created if empty");
   app.add_option("--trust-domain", o.trust_domain, "SPIFFE trust domain")->capture_default_str();
@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   app.add_flag("--plaintext-requires-auth", o.plaintext_requires_auth, "Refuse anonymous plaintext streams");
   app.add_option("--http-host", o.http_host, "Monitoring/debug HTTP host")->capture_default_str();
   app.add_option("--http-port", o.http_port, "Monitoring/debug HTTP port")->capture_default_str();
+  app.add_option("--config-debounce-ms", config_debounce, "Coalesce file events for this long before reloading")
+      ->capture_default_str();
   app.add_option("--debounce-quiet-ms", debounce_quiet, "Push after this long without changes")->capture_default_str();
   app.add_option("--debounce-max-ms", debounce_max, "Push at most this long after the first change")->capture_default_str();
   app.add_option("--log-level", log_level, "Log level, or scope:level,...")->capture_default_str();
@@ -60,6 +62,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.debounce_quiet = std::chrono::milliseconds(debounce_quiet);
+  o.config_debounce = std::chrono::milliseconds(config_debounce);
   o.debounce_max = std::chrono::milliseconds(debounce_max);
 
   // Signals are handled by one thread with sigwait, so no handler runs inside gRPC or asio code.

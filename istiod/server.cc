@@ -161,7 +161,7 @@ class IstiodImpl final : public Istiod {
     install_http();
     AMBIT_RETURN_IF_ERROR(admin_->listen(opts_.http_host, opts_.http_port));
 
-    source_ = std::make_unique<DirectorySource>(io_, opts_.config_dir, sink_.get());
+    source_ = std::make_unique<DirectorySource>(io_, opts_.config_dir, sink_.get(), opts_.config_debounce);
     // Start the source on the control thread so the index is only ever touched there.
     std::promise<absl::Status> started;
     auto fut = started.get_future();

@@ -22,6 +22,7 @@ struct IstiodOptions {
   bool plaintext_requires_auth = false;
   std::string http_host = "127.0.0.1";
   uint16_t http_port = 15014;               // /metrics, /healthz/ready, /debug/*
+  std::chrono::milliseconds config_debounce{10};  // file events → reload
   std::chrono::milliseconds debounce_quiet{10};
   std::chrono::milliseconds debounce_max{100};
   std::vector<std::string> dns_names = {"istiod.istio-system.svc", "istiod", "localhost"};

@@ -4,6 +4,8 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
+#include <functional>
+
 #include "common/base/log.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
@@ -74,9 +76,11 @@ absl::Status DirectorySource::start() {
     }
     ::closedir(d);
   }
-  for (const auto& n : names) apply_file(n);
-  std::vector<Rejection> rejections;
-  view_ = compose(&rejections);
+  std::set<ObjectKey> keys;
+  for (const auto& n : names) apply_file(n, &keys);
+  std::vector<ConfigEvent> ignored;
+  update_keys(keys, &ignored);  // fills view_
+  std::vector<Rejection> rejections = this->rejections();
   std::vector<ObjectPtr> all;
   for (const auto& [_, o] : view_) all.push_back(o);
   lg().info("loaded {} objects from {} files in {} ({} rejected)", all.size(), names.size(), dir_,
@@ -132,13 +136,42 @@ void DirectorySource::schedule() {
   });
 }
 
-void DirectorySource::apply_file(const std::string& name) {
+void DirectorySource::apply_file(const std::string& name, std::set<ObjectKey>* affected) {
   std::string path = str_cat(dir_, "/", name);
+  // Forget what the file defined; re-register what it defines now (at the end).
+  if (auto old = files_.find(name); old != files_.end()) {
+    for (const auto& [key, _] : old->second.objects) {
+      affected->insert(key);
+      auto o = owners_.find(key);
+      if (o != owners_.end()) {
+        o->second.erase(name);
+        if (o->second.empty()) owners_.erase(o);
+      }
+    }
+  }
+  auto reregister = [&] {
+    auto it = files_.find(name);
+    if (it == files_.end()) {
+      rejecting_files_.erase(name);
+      return;
+    }
+    for (const auto& [key, _] : it->second.objects) {
+      affected->insert(key);
+      owners_[key].insert(name);
+    }
+    if (it->second.rejections.empty()) rejecting_files_.erase(name);
+    else rejecting_files_.insert(name);
+  };
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     files_.erase(name);
+    reregister();
     return;
   }
+  struct Done {
+    std::function<void()> fn;
+    ~Done() { fn(); }
+  } done{reregister};
   auto text = crypto::read_file(path);
   FileState& fs = files_[name];
   if (!text.ok()) {
@@ -177,38 +210,56 @@ void DirectorySource::apply_file(const std::string& name) {
   fs = std::move(next);
 }
 
-std::map<ObjectKey, ObjectPtr> DirectorySource::compose(std::vector<Rejection>* rejections) const {
-  std::map<ObjectKey, ObjectPtr> view;
-  for (const auto& [name, fs] : files_) {  // std::map: file name order
-    rejections->insert(rejections->end(), fs.rejections.begin(), fs.rejections.end());
-    for (const auto& [key, obj] : fs.objects) {
-      auto [it, inserted] = view.emplace(key, obj);
-      if (!inserted) {
-        rejections->push_back(Rejection{obj->source, kind_name(key.kind), key.ns, key.name,
-                                        str_cat("duplicate: already defined at ", it->second->source)});
+void DirectorySource::update_keys(const std::set<ObjectKey>& keys, std::vector<ConfigEvent>* events) {
+  for (const ObjectKey& key : keys) {
+    duplicates_.erase(key);
+    ObjectPtr winner;
+    auto o = owners_.find(key);
+    if (o != owners_.end()) {
+      for (const auto& file : o->second) {  // std::set: file name order
+        const ObjectPtr& obj = files_.at(file).objects.at(key);
+        if (!winner) {
+          winner = obj;
+        } else {
+          duplicates_[key].push_back(Rejection{obj->source, kind_name(key.kind), key.ns, key.name,
+                                               str_cat("duplicate: already defined at ", winner->source)});
+        }
       }
     }
+    auto v = view_.find(key);
+    if (winner) {
+      if (v == view_.end()) {
+        events->push_back({EventType::kAdd, winner});
+        view_.emplace(key, winner);
+      } else if (v->second->fingerprint != winner->fingerprint) {
+        events->push_back({EventType::kUpdate, winner});
+        v->second = winner;
+      } else {
+        v->second = winner;  // same content, maybe another file now
+      }
+    } else if (v != view_.end()) {
+      events->push_back({EventType::kDelete, v->second});
+      view_.erase(v);
+    }
   }
-  return view;
+}
+
+std::vector<Rejection> DirectorySource::rejections() const {
+  std::vector<Rejection> out;
+  for (const auto& f : rejecting_files_) {
+    auto it = files_.find(f);
+    if (it != files_.end()) out.insert(out.end(), it->second.rejections.begin(), it->second.rejections.end());
+  }
+  for (const auto& [_, d] : duplicates_) out.insert(out.end(), d.begin(), d.end());
+  return out;
 }
 
 void DirectorySource::reload(const std::set<std::string>& files) {
-  for (const auto& f : files) apply_file(f);
-  std::vector<Rejection> rejections;
-  std::map<ObjectKey, ObjectPtr> next = compose(&rejections);
+  std::set<ObjectKey> affected;
+  for (const auto& f : files) apply_file(f, &affected);
   std::vector<ConfigEvent> events;
-  for (const auto& [key, obj] : next) {
-    auto it = view_.find(key);
-    if (it == view_.end()) {
-      events.push_back({EventType::kAdd, obj});
-    } else if (it->second->fingerprint != obj->fingerprint) {
-      events.push_back({EventType::kUpdate, obj});
-    }
-  }
-  for (const auto& [key, obj] : view_) {
-    if (!next.count(key)) events.push_back({EventType::kDelete, obj});
-  }
-  view_ = std::move(next);
+  update_keys(affected, &events);
+  std::vector<Rejection> rejections = this->rejections();
   for (const auto& r : rejections) lg().warn("rejected: {}", r.to_string());
   if (!events.empty()) {
     lg().info("{}: {} changes from {}", dir_, events.size(), join(std::vector<std::string>(files.begin(), files.end()), ", "));

@@ -47,8 +47,11 @@ class DirectorySource : public ConfigSource {
     std::map<ObjectKey, ObjectPtr> objects;
     std::vector<Rejection> rejections;
   };
-  void apply_file(const std::string& name);
-  std::map<ObjectKey, ObjectPtr> compose(std::vector<Rejection>* rejections) const;
+  // Re-reads one file; adds the keys it defined before and after to `affected`.
+  void apply_file(const std::string& name, std::set<ObjectKey>* affected);
+  // Recomputes the winning object of each key (first file by name) and the events against view_.
+  void update_keys(const std::set<ObjectKey>& keys, std::vector<ConfigEvent>* events);
+  std::vector<Rejection> rejections() const;
   void read_events();
   void schedule();
 
@@ -64,6 +67,11 @@ class DirectorySource : public ConfigSource {
   char buf_[16 * 1024];
   std::map<std::string, FileState> files_;
   std::map<ObjectKey, ObjectPtr> view_;  // what the sink has been given
+  // Incremental bookkeeping, so one changed file costs work proportional to that file, not to
+  // the whole directory: which files define each key, and duplicate rejections per key.
+  std::map<ObjectKey, std::set<std::string>> owners_;
+  std::map<ObjectKey, std::vector<Rejection>> duplicates_;
+  std::set<std::string> rejecting_files_;
   bool ready_ = false;
 };
 
