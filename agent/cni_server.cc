@@ -149,7 +149,8 @@ void CniServer::stop() {
 }
 
 CniServer::Stats CniServer::stats() const {
-  return Stats{.requests = requests_.load(), .bad_requests = bad_requests_.load(), .busy = busy_.load()};
+  return Stats{
+      .requests = requests_.load(), .bad_requests = bad_requests_.load(), .busy = busy_.load()};
 }
 
 void CniServer::accept_loop() {
@@ -197,34 +198,36 @@ void CniServer::worker_loop() {
       queue_.pop_front();
       ++busy_workers_;
     }
-    serve(std::move(conn));
-    std::lock_guard<std::mutex> l(mu_);
-    --busy_workers_;
+    std::optional<CniResponse> r = serve(conn.get());
+    {
+      // The slot is free once the work is done: a client that got its answer and connects
+      // again at once must find it free, not "busy".
+      std::lock_guard<std::mutex> l(mu_);
+      --busy_workers_;
+    }
+    if (r) answer(conn.get(), *r);
   }
 }
 
-void CniServer::serve(UniqueFd conn) {
-  auto line = read_message(conn.get(), std::chrono::steady_clock::now() + opts_.io_timeout,
-                           stop_fd_.get());
+std::optional<CniResponse> CniServer::serve(int fd) {
+  auto line = read_message(fd, std::chrono::steady_clock::now() + opts_.io_timeout, stop_fd_.get());
   if (!line.ok()) {
     // Shutting down, or a client that connected and left without a word (a liveness probe).
-    if (absl::IsCancelled(line.status()) || absl::IsNotFound(line.status())) return;
+    if (absl::IsCancelled(line.status()) || absl::IsNotFound(line.status())) return std::nullopt;
     ++bad_requests_;
     lg().warn("CNI endpoint: bad request: {}", line.status().message());
-    answer(conn.get(), CniResponse::from_status(absl::InvalidArgumentError(
-                           str_cat("bad request: ", line.status().message()))));
-    return;
+    return CniResponse::from_status(
+        absl::InvalidArgumentError(str_cat("bad request: ", line.status().message())));
   }
   auto req = decode_request(*line);
   if (!req.ok()) {
     ++bad_requests_;
     lg().warn("CNI endpoint: bad request: {}", req.status().message());
-    answer(conn.get(), CniResponse::from_status(absl::InvalidArgumentError(
-                           str_cat("bad request: ", req.status().message()))));
-    return;
+    return CniResponse::from_status(
+        absl::InvalidArgumentError(str_cat("bad request: ", req.status().message())));
   }
   ++requests_;
-  answer(conn.get(), dispatch(*req));
+  return dispatch(*req);
 }
 
 CniResponse CniServer::dispatch(const CniRequest& req) {
@@ -260,7 +263,8 @@ CniResponse CniServer::dispatch(const CniRequest& req) {
 
 void CniServer::answer(int fd, const CniResponse& r) {
   // No wake fd: a handler's answer is still worth delivering while we shut down.
-  auto s = write_message(fd, encode_response(r), std::chrono::steady_clock::now() + opts_.io_timeout);
+  auto s =
+      write_message(fd, encode_response(r), std::chrono::steady_clock::now() + opts_.io_timeout);
   if (!s.ok()) lg().debug("CNI endpoint: answer not delivered: {}", s.message());
 }
 

@@ -25,6 +25,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -90,7 +91,8 @@ class CniServer {
   absl::Status listen();
   void accept_loop();
   void worker_loop();
-  void serve(UniqueFd conn);
+  // The answer for one connection's request; nullopt when there is nobody to answer.
+  std::optional<CniResponse> serve(int fd);
   CniResponse dispatch(const CniRequest& req);
   void answer(int fd, const CniResponse& r);
   void reject_busy(UniqueFd conn);

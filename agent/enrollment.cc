@@ -53,6 +53,7 @@ absl::Status Enrollment::load() {
     p.ifname = e.value("ifname", "eth0");
     p.ip4 = e.value("ip4", "");
     p.node_ip4 = e.value("nodeIp4", "");
+    p.container_id = e.value("containerId", "");
     if (p.uid.empty()) continue;
     // What the kernel captures now (pins of the previous agent) counts as enrolled: the
     // restart must not touch it. ztunnel re-learns the pod from the next ZDS snapshot.
@@ -71,7 +72,7 @@ absl::Status Enrollment::persist_locked() const {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& [uid, p] : pods_) {
     j.push_back({{"uid", p.uid}, {"name", p.name}, {"namespace", p.ns}, {"netns", p.netns_path},
-                 {"ifname", p.ifname}, {"ip4", p.ip4}, {"nodeIp4", p.node_ip4}});
+                 {"ifname", p.ifname}, {"ip4", p.ip4}, {"nodeIp4", p.node_ip4}, {"containerId", p.container_id}});
   }
   return crypto::write_file_atomic(state_file_, j.dump(2), 0600);
 }
@@ -191,13 +192,20 @@ absl::Status Enrollment::cni_add(const PodRecord& pod, std::chrono::steady_clock
   }
 }
 
-absl::Status Enrollment::cni_del(const std::string& uid) {
+absl::Status Enrollment::cni_del(const std::string& id) {
   PodRecord p;
   bool was_enrolled, in_zt;
+  std::string uid = id;
   {
     std::lock_guard lock(mu_);
     auto it = pods_.find(uid);
-    if (it == pods_.end()) return absl::OkStatus();  // DEL is idempotent
+    if (it == pods_.end()) {
+      for (auto j = pods_.begin(); j != pods_.end(); ++j) {
+        if (!j->second.container_id.empty() && j->second.container_id == id) it = j;
+      }
+      if (it == pods_.end()) return absl::OkStatus();  // DEL is idempotent
+      uid = it->first;
+    }
     p = it->second;
     was_enrolled = enrolled_.count(uid) > 0;
     in_zt = in_ztunnel_.count(uid) > 0;

@@ -27,6 +27,7 @@ namespace ambit::agent {
 
 struct PodRecord {
   std::string uid;          // Kubernetes pod UID (ZDS uid)
+  std::string container_id; // the CNI sandbox id (DEL may arrive with only this)
   std::string name, ns;
   std::string netns_path;
   std::string ifname = "eth0";
@@ -57,7 +58,8 @@ class Enrollment {
   // CNI. add blocks until the pod is enrolled (ambient), known not to be (not ambient), or the
   // deadline passes (error: the pod must not start uncaptured).
   absl::Status cni_add(const PodRecord& pod, std::chrono::steady_clock::time_point deadline);
-  absl::Status cni_del(const std::string& uid);
+  // `id` is the pod UID or, when the runtime could not pass it, the CNI container id.
+  absl::Status cni_del(const std::string& id);
   absl::StatusOr<std::string> check(const std::string& uid);
 
   // WDS (from the xDS thread).

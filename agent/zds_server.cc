@@ -176,7 +176,7 @@ absl::StatusOr<std::string> recv_packet(Conn& c) {
   // A zero-length SEQPACKET packet is indistinguishable from EOF; no ZDS message is empty.
   if (n == 0) {
     if (c.closing) return absl::CancelledError("connection closed by the server");
-    return absl::UnavailableError("ztunnel closed the connection");
+    return absl::UnavailableError("peer closed the connection");
   }
   if (m.msg_flags & MSG_TRUNC)
     return protocol_error(str_cat("packet over ", kMaxMessage, " bytes"));
@@ -247,16 +247,27 @@ absl::Status ZdsServer::listen_socket() {
     std::filesystem::create_directories(parent, ec);
     if (ec) return errno_error(ec.value(), "create directory ", parent.string());
   }
-  // A socket left by an earlier agent is stale (Istio removes it too); anything else at the path
-  // is somebody's file, not ours to delete.
+  // A socket left by an earlier agent is stale once nobody accepts on it (Istio removes it
+  // unconditionally; a live one here means two agents would fight over ztunnel, as the CNI
+  // endpoint also refuses). Anything else at the path is somebody's file, not ours to delete.
   struct stat st {};
   if (::lstat(path_.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       return absl::FailedPreconditionError(
           str_cat(path_, " exists and is not a socket; not removing it"));
     }
-    if (::unlink(path_.c_str()) != 0 && errno != ENOENT)
+    UniqueFd probe(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!probe) return errno_error(errno, "socket(AF_UNIX, SOCK_SEQPACKET)");
+    if (::connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 ||
+        errno == EAGAIN) {
+      return absl::AlreadyExistsError(
+          str_cat("another process serves ZDS on ", path_, " (is another ambit-agent running?)"));
+    }
+    if (errno != ECONNREFUSED) return errno_error(errno, "probe existing socket ", path_);
+    if (::unlink(path_.c_str()) != 0 && errno != ENOENT) {
       return errno_error(errno, "remove stale socket ", path_);
+    }
+    lg().info("removed stale ZDS socket {}", path_);
   } else if (errno != ENOENT) {
     return errno_error(errno, "lstat ", path_);
   }
@@ -403,6 +414,8 @@ void ZdsServer::run_connection(const ConnectionPtr& c) {
   cv_.notify_all();
   if (absl::IsCancelled(st)) {
     lg().info("ZDS conn {}: closed ({})", c->id, said_hello ? "replaced or stopping" : "stopping");
+  } else if (!said_hello && absl::IsUnavailable(st)) {
+    lg().debug("ZDS conn {}: client left before hello (a probe?)", c->id);
   } else if (!said_hello) {
     lg().warn("ZDS conn {}: dropping client on {} before hello: {}", c->id, path_, st.message());
   } else if (absl::IsUnavailable(st)) {
@@ -418,7 +431,9 @@ absl::Status ZdsServer::serve(const ConnectionPtr& c) {
   {
     std::lock_guard l(mu_);
     --handshakes_;
-    if (!hello.ok() && !absl::IsCancelled(hello)) ++stats_.bad_hellos;
+    // EOF before any byte is a probe (or a client giving up), not a bad hello.
+    if (!hello.ok() && !absl::IsCancelled(hello) && !absl::IsUnavailable(hello))
+      ++stats_.bad_hellos;
   }
   AMBIT_RETURN_IF_ERROR(hello);
   AMBIT_RETURN_IF_ERROR(become_current(c));

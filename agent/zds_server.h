@@ -89,8 +89,9 @@ class ZdsServer {
   ZdsServer& operator=(const ZdsServer&) = delete;
 
   // Creates the socket's parent directories (mode 0755 before umask), removes a stale socket
-  // left at the path (anything else there is an error), binds with mode 0600, listens, and
-  // starts the accept thread. A stopped server may be started again.
+  // left at the path (AlreadyExists if something still accepts on it; FailedPrecondition if the
+  // path is not a socket), binds with mode 0600, listens, and starts the accept thread. A stopped
+  // server may be started again. start() and stop() are called from one thread.
   absl::Status start();
   // Closes the listener and every connection, fails waiting add()/del() calls with Unavailable,
   // joins all threads and removes the socket file. Idempotent.

@@ -38,12 +38,13 @@ class PodManager : public ZdsHandler {
   absl::Status add(const ZdsWorkload& w, UniqueFd netns) override {
     auto id = SpiffeId::make(in_->config.trust_domain, w.ns, w.service_account.empty() ? "default" : w.service_account);
     if (!id.ok()) return annotate(id.status(), str_cat("pod ", w.ns, "/", w.name));
-    std::shared_ptr<PodProxies> old;
     {
+      // Already serving this pod (the agent restarted and re-sent its snapshot): keep the
+      // running proxies and their connections untouched — that is what makes an agent restart
+      // hitless. The fd we were given is closed by `netns`'s destructor.
       std::lock_guard lock(mu_);
-      if (auto it = pods_.find(w.uid); it != pods_.end()) old = it->second;
+      if (pods_.count(w.uid)) return absl::OkStatus();
     }
-    if (old) remove(w.uid, true);  // re-add (e.g. after a ztunnel restart snapshot): fresh netns fd
     auto pod = std::make_shared<PodContext>(w.uid, w.name, w.ns, w.service_account, std::move(netns), *id);
     in_->certs->track(*id);  // prefetch the pod's certificate
     auto proxies = PodProxies::start(in_, pod);

@@ -49,6 +49,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ztunnel: --node-name (NODE_NAME) is required\n");
     return 2;
   }
+  // OpenSSL writes TLS records with write(2), without MSG_NOSIGNAL, and also writes from
+  // SSL_read (alerts, e.g. after a reset). A peer that resets an HBONE connection must cost that
+  // connection an EPIPE, not the process a SIGPIPE (Rust's runtime, hence Istio's ztunnel,
+  // ignores it too).
+  std::signal(SIGPIPE, SIG_IGN);
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);

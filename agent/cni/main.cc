@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
       write_all(STDOUT_FILENO, ambit::str_cat("ambit-cni ", ambit::kVersion, "\n"));
       return 0;
     }
-    write_all(STDERR_FILENO, ambit::str_cat("ambit-cni: unknown argument \"", a, "\"\n\n", cni::usage()));
+    write_all(STDERR_FILENO,
+              ambit::str_cat("ambit-cni: unknown argument \"", a, "\"\n\n", cni::usage()));
     return 2;
   }
 

@@ -51,7 +51,8 @@ absl::StatusOr<net::IpAddr> parse_cidr_address(std::string_view cidr, std::strin
 }  // namespace
 
 std::string version_json() {
-  ordered_json j = {{"cniVersion", std::string(kCniVersion)}, {"supportedVersions", ordered_json::array()}};
+  ordered_json j = {{"cniVersion", std::string(kCniVersion)},
+                    {"supportedVersions", ordered_json::array()}};
   for (auto v : kSupportedVersions) j["supportedVersions"].push_back(std::string(v));
   return dump(j);
 }
@@ -89,7 +90,8 @@ absl::StatusOr<K8sArgs> parse_cni_args(std::string_view args) {
     } else if (key == "IgnoreUnknown") {
       // libcni's UnmarshallableBool: "1"/"true" (any case) or "0"/"false".
       std::string v(value);
-      std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
+      std::transform(v.begin(), v.end(), v.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
       if (v == "1" || v == "true") {
         ignore_unknown = true;
       } else if (v == "0" || v == "false") {
@@ -117,7 +119,8 @@ absl::StatusOr<ordered_json> decode_config(std::string_view stdin_data) {
   try {
     j = ordered_json::parse(stdin_data.begin(), stdin_data.end());
   } catch (const ordered_json::exception& e) {
-    return absl::InvalidArgumentError(str_cat("network config on stdin is not valid JSON: ", e.what()));
+    return absl::InvalidArgumentError(
+        str_cat("network config on stdin is not valid JSON: ", e.what()));
   }
   if (!j.is_object()) {
     return absl::InvalidArgumentError(
@@ -133,7 +136,8 @@ absl::StatusOr<NetConfig> parse_net_config(const ordered_json& conf) {
     if (it == conf.end() || it->is_null()) {
       return required ? config_error(field, "is required") : absl::OkStatus();
     }
-    if (!it->is_string()) return config_error(field, str_cat("must be a string, not ", json_text(*it)));
+    if (!it->is_string())
+      return config_error(field, str_cat("must be a string, not ", json_text(*it)));
     *out = it->get<std::string>();
     if (required && out->empty()) return config_error(field, "must not be empty");
     return absl::OkStatus();
@@ -182,7 +186,8 @@ absl::StatusOr<PodNetwork> parse_prev_result(const ordered_json& prev) {
   auto ips = prev.find("ips");
   if (ips == prev.end() || ips->is_null()) return net;
   if (!ips->is_array()) {
-    return absl::InvalidArgumentError(str_cat("prevResult.ips must be an array, not ", json_text(*ips)));
+    return absl::InvalidArgumentError(
+        str_cat("prevResult.ips must be an array, not ", json_text(*ips)));
   }
   for (size_t i = 0; i < ips->size(); ++i) {
     const ordered_json& e = (*ips)[i];
@@ -194,8 +199,8 @@ absl::StatusOr<PodNetwork> parse_prev_result(const ordered_json& prev) {
     if (addr == e.end() || !addr->is_string()) {
       return absl::InvalidArgumentError(str_cat(where, ".address is required (a CIDR string)"));
     }
-    AMBIT_ASSIGN_OR_RETURN(net::IpAddr ip,
-                           parse_cidr_address(addr->get<std::string>(), str_cat(where, ".address")));
+    AMBIT_ASSIGN_OR_RETURN(
+        net::IpAddr ip, parse_cidr_address(addr->get<std::string>(), str_cat(where, ".address")));
     net.ips.push_back(ip);
     if (auto gw = e.find("gateway"); gw != e.end() && !gw->is_null()) {
       std::optional<net::IpAddr> g;
@@ -211,9 +216,9 @@ absl::StatusOr<PodNetwork> parse_prev_result(const ordered_json& prev) {
     if (auto idx = e.find("interface"); idx != e.end() && !idx->is_null()) {
       if (!idx->is_number_integer() || idx->get<int64_t>() < 0 ||
           (have_interfaces && static_cast<size_t>(idx->get<int64_t>()) >= interfaces)) {
-        return absl::InvalidArgumentError(
-            str_cat(where, ".interface: ", json_text(*idx), " is not an index into prevResult.interfaces (",
-                    interfaces, " entries)"));
+        return absl::InvalidArgumentError(str_cat(where, ".interface: ", json_text(*idx),
+                                                  " is not an index into prevResult.interfaces (",
+                                                  interfaces, " entries)"));
       }
     }
   }
@@ -232,7 +237,8 @@ std::string format_result(const NetConfig& conf) {
 
 std::string format_error(std::string_view cni_version, int code, std::string_view msg,
                          std::string_view details) {
-  ordered_json j = {{"cniVersion", std::string(cni_version)}, {"code", code}, {"msg", std::string(msg)}};
+  ordered_json j = {
+      {"cniVersion", std::string(cni_version)}, {"code", code}, {"msg", std::string(msg)}};
   if (!details.empty()) j["details"] = std::string(details);
   return dump(j) + "\n";
 }
@@ -249,13 +255,17 @@ struct Run {
   PluginOutput fail(int code, std::string_view msg, std::string_view details = "") {
     out.exit_code = 1;
     out.out = format_error(cni_version, code, msg, details);
-    out.err += str_cat("ambit-cni: ", env.command, env.command.empty() ? "" : " ", "failed (code ",
-                       code, "): ", msg, details.empty() ? "" : " [", details,
-                       details.empty() ? "" : "]", "\n");
+    out.err +=
+        str_cat("ambit-cni: ", env.command, env.command.empty() ? "" : " ", "failed (code ", code,
+                "): ", msg, details.empty() ? "" : " [", details, details.empty() ? "" : "]", "\n");
     return out;
   }
-  PluginOutput fail_status(int code, const absl::Status& s) { return fail(code, to_std(s.message())); }
-  void note(std::string_view msg) { out.err += str_cat("ambit-cni: ", env.command, " ", msg, "\n"); }
+  PluginOutput fail_status(int code, const absl::Status& s) {
+    return fail(code, to_std(s.message()));
+  }
+  void note(std::string_view msg) {
+    out.err += str_cat("ambit-cni: ", env.command, " ", msg, "\n");
+  }
 };
 
 // What an agent failure means for the runtime: retry later (11) or a plain error (999).
@@ -341,8 +351,9 @@ PluginOutput run_plugin(const CniEnv& env, std::string_view stdin_data, const Ag
   pod.name = args->pod_name;
   pod.ns = args->pod_namespace;
   pod.uid = args->pod_uid;
-  for (auto [value, what] : {std::pair<std::string*, const char*>{&pod.name, "CNI_ARGS K8S_POD_NAME"},
-                             {&pod.ns, "CNI_ARGS K8S_POD_NAMESPACE"}}) {
+  for (auto [value, what] :
+       {std::pair<std::string*, const char*>{&pod.name, "CNI_ARGS K8S_POD_NAME"},
+        {&pod.ns, "CNI_ARGS K8S_POD_NAMESPACE"}}) {
     if (value->empty()) continue;
     if (auto s = validate_k8s_name(*value, what); !s.ok()) {
       if (!del) return run.fail_status(kErrInvalidEnvironment, s);
@@ -391,7 +402,8 @@ PluginOutput run_plugin(const CniEnv& env, std::string_view stdin_data, const Ag
       // The agent gets a little less than our own budget, so that when ztunnel is late it is
       // the agent's explanation that reaches the runtime, not our bare timeout.
       auto margin = std::min<std::chrono::milliseconds>(std::chrono::seconds(2), conf->timeout / 5);
-      req.timeout = std::max<std::chrono::milliseconds>(conf->timeout - margin, std::chrono::milliseconds(1));
+      req.timeout =
+          std::max<std::chrono::milliseconds>(conf->timeout - margin, std::chrono::milliseconds(1));
       auto resp = call(conf->agent_socket, req, start + conf->timeout);
       if (!resp.ok()) {
         return run.fail(code_for(resp.status()),
@@ -427,8 +439,8 @@ PluginOutput run_plugin(const CniEnv& env, std::string_view stdin_data, const Ag
       auto wait = std::min<std::chrono::milliseconds>(conf->timeout, kMaxDelWait);
       auto resp = call(conf->agent_socket, req, start + wait);
       if (!resp.ok()) {
-        run.note(str_cat("could not tell the agent about ", pod.describe(), " (ignored): ",
-                         resp.status().message()));
+        run.note(str_cat("could not tell the agent about ", pod.describe(),
+                         " (ignored): ", resp.status().message()));
       } else if (!resp->ok) {
         run.note(str_cat("agent could not delete ", pod.describe(), " (ignored): ", resp->error));
       }
@@ -440,19 +452,23 @@ PluginOutput run_plugin(const CniEnv& env, std::string_view stdin_data, const Ag
 
 std::string usage() {
   return str_cat(
-      "ambit-cni: Ambit's chained CNI plugin (CNI spec ", kCniVersion, "; configs 0.4.0 and 1.0.0)\n",
+      "ambit-cni: Ambit's chained CNI plugin (CNI spec ", kCniVersion,
+      "; configs 0.4.0 and 1.0.0)\n",
       "\n"
       "The container runtime runs it after the main network plugin. It tells the node agent\n"
       "(ambit-agent) about each pod and, on ADD, returns only once the agent has enrolled the pod\n"
-      "in the mesh (ztunnel acknowledged it) or knows it does not belong there. If the agent cannot\n"
+      "in the mesh (ztunnel acknowledged it) or knows it does not belong there. If the agent "
+      "cannot\n"
       "be reached, ADD fails (code 11, try again later): pods never start uncaptured.\n"
       "\n"
       "Environment: CNI_COMMAND=ADD|DEL|CHECK|VERSION, CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME,\n"
       "  CNI_ARGS=K8S_POD_NAME=..;K8S_POD_NAMESPACE=..;K8S_POD_UID=..;IgnoreUnknown=1, CNI_PATH\n"
       "Stdin: the network config, e.g. in a conflist after the main plugin:\n"
-      "  {\"type\": \"ambit-cni\", \"agent_socket\": \"", kDefaultCniSocket, "\", \"timeout_seconds\": ",
-      kDefaultTimeout.count(), "}\n"
-      "Stdout: the result (ADD), nothing (DEL, CHECK), or a CNI error object; exit status 1 on error.\n"
+      "  {\"type\": \"ambit-cni\", \"agent_socket\": \"",
+      kDefaultCniSocket, "\", \"timeout_seconds\": ", kDefaultTimeout.count(),
+      "}\n"
+      "Stdout: the result (ADD), nothing (DEL, CHECK), or a CNI error object; exit status 1 on "
+      "error.\n"
       "\n"
       "Options: --help, --version\n");
 }

@@ -15,11 +15,10 @@
 
 #include <chrono>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/statusor.h"
 #include "agent/cni/protocol.h"
@@ -105,9 +104,8 @@ struct PluginOutput {
 };
 
 // How the plugin reaches the agent; call_agent in the binary, a fake in tests.
-using AgentCall = std::function<absl::StatusOr<CniResponse>(const std::string& socket_path,
-                                                            const CniRequest& req,
-                                                            CniDeadline deadline)>;
+using AgentCall = std::function<absl::StatusOr<CniResponse>(
+    const std::string& socket_path, const CniRequest& req, CniDeadline deadline)>;
 
 PluginOutput run_plugin(const CniEnv& env, std::string_view stdin_data, const AgentCall& call);
 

@@ -28,7 +28,8 @@ absl::Status field_error(std::string_view field, std::string_view problem) {
 absl::Status get_string(const json& j, std::string_view field, std::string* out) {
   auto it = j.find(std::string(field));
   if (it == j.end() || it->is_null()) return absl::OkStatus();
-  if (!it->is_string()) return field_error(field, str_cat("must be a string, not ", it->type_name()));
+  if (!it->is_string())
+    return field_error(field, str_cat("must be a string, not ", it->type_name()));
   *out = it->get<std::string>();
   return absl::OkStatus();
 }
@@ -36,7 +37,8 @@ absl::Status get_string(const json& j, std::string_view field, std::string* out)
 absl::Status get_bool(const json& j, std::string_view field, bool* out) {
   auto it = j.find(std::string(field));
   if (it == j.end() || it->is_null()) return absl::OkStatus();
-  if (!it->is_boolean()) return field_error(field, str_cat("must be a boolean, not ", it->type_name()));
+  if (!it->is_boolean())
+    return field_error(field, str_cat("must be a boolean, not ", it->type_name()));
   *out = it->get<bool>();
   return absl::OkStatus();
 }
@@ -44,15 +46,16 @@ absl::Status get_bool(const json& j, std::string_view field, bool* out) {
 absl::Status get_ips(const json& j, std::string_view field, std::vector<net::IpAddr>* out) {
   auto it = j.find(std::string(field));
   if (it == j.end() || it->is_null()) return absl::OkStatus();
-  if (!it->is_array()) return field_error(field, str_cat("must be an array, not ", it->type_name()));
+  if (!it->is_array())
+    return field_error(field, str_cat("must be an array, not ", it->type_name()));
   for (size_t i = 0; i < it->size(); ++i) {
     const json& e = (*it)[i];
     std::string where = str_cat(field, "[", i, "]");
     if (!e.is_string()) return field_error(where, str_cat("must be a string, not ", e.type_name()));
     auto ip = net::IpAddr::parse(e.get<std::string>());
     if (!ip) {
-      return field_error(where, str_cat("\"", printable(e.get<std::string>()),
-                                        "\" is not an IP address"));
+      return field_error(where,
+                         str_cat("\"", printable(e.get<std::string>()), "\" is not an IP address"));
     }
     out->push_back(*ip);
   }
@@ -73,6 +76,10 @@ absl::StatusOr<json> parse_message(std::string_view line, std::string_view kind)
         str_cat(kind, " is ", line.size(), " bytes; the limit is ", kCniMaxMessageBytes));
   }
   if (trim(line).empty()) return absl::InvalidArgumentError(str_cat(kind, " is empty"));
+  // nlohmann's lexer takes NUL for the end of input, which would let bytes after it through.
+  if (size_t nul = line.find('\0'); nul != std::string_view::npos) {
+    return absl::InvalidArgumentError(str_cat(kind, " contains a NUL byte at offset ", nul));
+  }
   json j;
   try {
     j = json::parse(line.begin(), line.end());
@@ -80,8 +87,7 @@ absl::StatusOr<json> parse_message(std::string_view line, std::string_view kind)
     return absl::InvalidArgumentError(str_cat(kind, " is not valid JSON: ", e.what()));
   }
   if (!j.is_object()) {
-    return absl::InvalidArgumentError(
-        str_cat(kind, " must be a JSON object, not ", j.type_name()));
+    return absl::InvalidArgumentError(str_cat(kind, " must be a JSON object, not ", j.type_name()));
   }
   auto v = j.find("version");
   if (v == j.end()) return field_error("version", "required");
@@ -110,7 +116,8 @@ std::string_view cni_command_name(CniCommand c) {
 }
 
 std::string CniPod::describe() const {
-  std::string who = name.empty() && ns.empty() ? std::string("unknown pod") : str_cat(ns, "/", name);
+  std::string who =
+      name.empty() && ns.empty() ? std::string("unknown pod") : str_cat(ns, "/", name);
   std::string_view id = container_id;
   if (id.size() > 12) id = id.substr(0, 12);
   return str_cat(who, " (container ", id, ")");
@@ -147,11 +154,13 @@ absl::Status validate_container_id(std::string_view id, std::string_view what) {
 absl::Status validate_ifname(std::string_view ifname, std::string_view what) {
   // Linux IFNAMSIZ (16 with the NUL), and what dev_valid_name() refuses.
   if (ifname.empty()) return field_error(what, "required");
-  if (ifname.size() > 15) return field_error(what, str_cat("\"", printable(ifname), "\" is longer than 15 bytes"));
+  if (ifname.size() > 15)
+    return field_error(what, str_cat("\"", printable(ifname), "\" is longer than 15 bytes"));
   if (ifname == "." || ifname == "..") return field_error(what, "must not be \".\" or \"..\"");
   for (char c : ifname) {
     if (c == '/' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\0') {
-      return field_error(what, str_cat("\"", printable(ifname), "\" contains '/', ':', a space or NUL"));
+      return field_error(what,
+                         str_cat("\"", printable(ifname), "\" contains '/', ':', a space or NUL"));
     }
   }
   return absl::OkStatus();
@@ -161,7 +170,8 @@ absl::Status validate_k8s_name(std::string_view name, std::string_view what) {
   // RFC 1123 subdomain (pod names; namespaces are labels, a subset). The agent keys pods by
   // "namespace/name", so a '/' must never get through.
   if (name.empty()) return field_error(what, "required");
-  if (name.size() > 253) return field_error(what, str_cat("is ", name.size(), " bytes; at most 253"));
+  if (name.size() > 253)
+    return field_error(what, str_cat("is ", name.size(), " bytes; at most 253"));
   for (char c : name) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) {
       return field_error(what, str_cat("\"", printable(name),
@@ -170,7 +180,8 @@ absl::Status validate_k8s_name(std::string_view name, std::string_view what) {
     }
   }
   if (!is_alnum(name.front()) || !is_alnum(name.back())) {
-    return field_error(what, str_cat("\"", printable(name), "\" must start and end with a letter or digit"));
+    return field_error(
+        what, str_cat("\"", printable(name), "\" must start and end with a letter or digit"));
   }
   return absl::OkStatus();
 }
@@ -194,8 +205,12 @@ std::string encode_request(const CniRequest& r) {
 
 std::string encode_response(const CniResponse& r) {
   json j = {
-      {"version", kCniProtocolVersion}, {"ok", r.ok},         {"error", r.error},
-      {"retry", r.retry},               {"status", r.status}, {"state", r.state},
+      {"version", kCniProtocolVersion},
+      {"ok", r.ok},
+      {"error", r.error},
+      {"retry", r.retry},
+      {"status", r.status},
+      {"state", r.state},
   };
   return dump(j) + "\n";
 }

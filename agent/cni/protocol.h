@@ -45,12 +45,12 @@ std::string_view cni_command_name(CniCommand c);
 // plugin's result. On ADD and CHECK every string but `uid` is set and validated; DEL needs only
 // `container_id` (the runtime may call DEL for a sandbox it never fully created).
 struct CniPod {
-  std::string container_id;  // CNI_CONTAINERID (the sandbox id)
-  std::string netns;         // CNI_NETNS: absolute path of the pod's network namespace
-  std::string ifname;        // CNI_IFNAME, e.g. eth0
-  std::string name;          // K8S_POD_NAME
-  std::string ns;            // K8S_POD_NAMESPACE
-  std::string uid;           // K8S_POD_UID; empty if the runtime does not pass it
+  std::string container_id;           // CNI_CONTAINERID (the sandbox id)
+  std::string netns;                  // CNI_NETNS: absolute path of the pod's network namespace
+  std::string ifname;                 // CNI_IFNAME, e.g. eth0
+  std::string name;                   // K8S_POD_NAME
+  std::string ns;                     // K8S_POD_NAMESPACE
+  std::string uid;                    // K8S_POD_UID; empty if the runtime does not pass it
   std::vector<net::IpAddr> ips;       // prevResult ips[].address without prefix length, in order
   std::vector<net::IpAddr> gateways;  // distinct prevResult ips[].gateway, in order (one per family
                                       // normally; the IPv4 one is where kubelet probes come from)

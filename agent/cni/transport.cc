@@ -18,12 +18,14 @@ namespace {
 
 // Milliseconds left until `deadline`, rounded up so a poll never spins at 0 before it passes.
 int ms_left(CniDeadline deadline) {
-  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  auto left =
+      std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
   return static_cast<int>(std::clamp<int64_t>(left.count(), 0, 24 * 3600 * 1000));
 }
 
 // Waits for `events` on fd. OK when ready; DeadlineExceeded; Cancelled when wake_fd is readable.
-absl::Status wait_for(int fd, short events, CniDeadline deadline, int wake_fd, std::string_view what) {
+absl::Status wait_for(int fd, short events, CniDeadline deadline, int wake_fd,
+                      std::string_view what) {
   for (;;) {
     int left = ms_left(deadline);
     if (left == 0) return absl::DeadlineExceededError(str_cat("timed out ", what));
@@ -111,6 +113,12 @@ absl::StatusOr<CniResponse> call_agent(const std::string& socket_path, const Cni
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0) break;
     int err = errno;
     if (err == EINTR) continue;
+    if (err == EINPROGRESS) {  // not what AF_UNIX does today, but the API allows it
+      AMBIT_RETURN_IF_ERROR(context(wait_for(fd.get(), POLLOUT, deadline, -1, "connecting")));
+      socklen_t len = sizeof(err);
+      if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+      if (err == 0) break;
+    }
     if (err == EAGAIN && ms_left(deadline) > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(std::min(20, ms_left(deadline))));
       continue;

@@ -434,9 +434,7 @@ TEST_CASE("zds: a new ztunnel connection replaces the current one") {
   CHECK_MESSAGE(st.ok(), st.ToString());
 }
 
-TEST_CASE(
-    "zds: a client that sends garbage instead of ZdsHello is dropped, and ztunnel is still "
-    "served") {
+TEST_CASE("zds: a client sending garbage instead of ZdsHello is dropped, ztunnel still served") {
   Fixture f;
   {
     RawClient garbage(f.path);
@@ -509,9 +507,7 @@ TEST_CASE("zds: a ztunnel that never acks is dropped, and the next one is served
   CHECK(rec.saw_add("uid-a"));
 }
 
-TEST_CASE(
-    "zds: updates wait behind an unacknowledged snapshot, time out unsent, and stop() frees "
-    "callers") {
+TEST_CASE("zds: updates queue behind an unacked snapshot, time out unsent, stop() frees callers") {
   ZdsServerOptions o;
   o.ack_timeout = 60s;  // the peer below never acks; only the test ends its connection
   Fixture f(o);
@@ -584,9 +580,7 @@ TEST_CASE("zds: concurrent callers are serialized, each matched with its own ack
   CHECK(f.server.stats().nacks == kThreads);
 }
 
-TEST_CASE(
-    "zds: start makes the directory, replaces a stale socket, refuses other files, stop removes "
-    "it") {
+TEST_CASE("zds: start makes the dir, replaces a stale socket, refuses a live one or a file") {
   TempDir dir;
   std::string path = dir.path() + "/a/b/ztunnel.sock";
   std::filesystem::create_directories(dir.path() + "/a/b");
@@ -625,6 +619,21 @@ TEST_CASE(
     client.start();
     CHECK(server.wait_snapshot_acked(kWait));
   }
+  server.stop();
+
+  // A live socket belongs to another agent: refused, and the other server keeps working.
+  st = server.start();
+  REQUIRE_MESSAGE(st.ok(), st.ToString());
+  ZdsServer second(path, {});
+  st = second.start();
+  CHECK_MESSAGE(absl::IsAlreadyExists(st), st.ToString());
+  {
+    Recorder rec;
+    ZdsClient client(path, &rec);
+    client.start();
+    CHECK(server.wait_snapshot_acked(kWait));
+  }
+  CHECK(server.stats().bad_hellos == 0);  // the probe left without a word
   server.stop();
 
   std::string file = dir.path() + "/not-a-socket";

@@ -24,6 +24,8 @@ namespace ambit::test {
 namespace {
 constexpr const char* kIstiod = AMBIT_ISTIOD_BIN;
 constexpr const char* kZtunnel = AMBIT_ZTUNNEL_BIN;
+constexpr const char* kAgent = AMBIT_AGENT_BIN;
+constexpr const char* kCni = AMBIT_CNI_BIN;
 constexpr const char* kPyapi = AMBIT_PYAPI_DIR;
 constexpr const char* kTools = AMBIT_SOURCE_DIR "/test/tools";
 constexpr const char* kPython = "/usr/bin/python3";
@@ -38,6 +40,7 @@ MeshEnv::MeshEnv(Harness& h, std::vector<PodSpec> pods, std::vector<ServiceSpec>
     pod_ips_[p.name] = str_cat("10.40.", p.node + 1, ".", n + 1);
   }
   zds_.assign(static_cast<size_t>(opts_.nodes), nullptr);
+  agents_.assign(static_cast<size_t>(opts_.nodes), nullptr);
   ztunnels_.assign(static_cast<size_t>(opts_.nodes), nullptr);
 }
 
@@ -134,6 +137,13 @@ absl::Status MeshEnv::apply(const std::string& file, const std::string& yaml) {
   return crypto::write_file_atomic(config_dir() + "/" + file, yaml);
 }
 
+absl::Status MeshEnv::set_enrolled(const std::string& pod, bool enrolled) {
+  for (auto& p : pods_) {
+    if (p.name == pod) p.enrolled = enrolled;
+  }
+  return apply("mesh.yaml", mesh_yaml());
+}
+
 absl::Status MeshEnv::remove(const std::string& file) {
   if (::unlink((config_dir() + "/" + file).c_str()) != 0) return errno_error(errno, "unlink ", file);
   return absl::OkStatus();
@@ -150,17 +160,23 @@ std::string MeshEnv::http_get(int node, int port, const std::string& path) {
 }
 
 std::vector<std::string> MeshEnv::client(const std::string& pod, const std::string& addr, const std::string& extra) {
-  std::vector<std::string> argv = {"ip", "netns", "exec", h_.name(pod_ns(pod)), kPython,
-                                   str_cat(kTools, "/tcp_client.py"), addr};
+  // Inside the pod's netns *and* cgroup, like the pod's own processes (eBPF capture is per cgroup).
+  std::vector<std::string> argv = {kPython, str_cat(kTools, "/tcp_client.py"), addr};
   for (auto part : split_nonempty(extra, ' ')) argv.emplace_back(part);
-  auto r = sim::run_raw(argv, std::chrono::seconds(120));
   std::vector<std::string> lines;
-  if (!r.ok()) {
-    lines.push_back(str_cat("error ", r.status().message()));
+  auto p = h_.spawn(pod_ns(pod), pod_cgroup(pod), argv, str_cat("client-", pod, "-", ++client_runs_));
+  if (!p.ok()) {
+    lines.push_back(str_cat("error ", p.status().message()));
     return lines;
   }
-  for (auto l : split_nonempty(r->out, '\n')) lines.emplace_back(l);
-  if (lines.empty()) lines.push_back(str_cat("error no output: ", r->err));
+  if (!(*p)->wait_for(std::chrono::seconds(180)).has_value()) {
+    (*p)->kill();
+    lines.push_back("error client did not finish in 180 s");
+    return lines;
+  }
+  std::string log = (*p)->log();  // split returns views into it: keep it alive
+  for (auto l : split_nonempty(log, '\n')) lines.emplace_back(l);
+  if (lines.empty()) lines.push_back("error no output");
   return lines;
 }
 
@@ -182,6 +198,67 @@ absl::Status MeshEnv::start_zds(int node) {
   return absl::DeadlineExceededError("ZDS test double did not create its socket");
 }
 
+std::string MeshEnv::pod_cgroup(const std::string& pod) const {
+  auto it = cgroups_.find(pod);
+  return it == cgroups_.end() ? std::string() : it->second;
+}
+
+absl::Status MeshEnv::start_agent(int node) {
+  std::string n = str_node(node);
+  std::string ip = node == 0 ? "172.31.1.1" : str_cat("172.31.", node, ".2");
+  std::string xds = node == 0 ? "127.0.0.1:15012" : str_cat("172.31.", node, ".1:15012");
+  std::vector<std::string> argv = {kAgent, "--node-name", n, "--instance-ip", ip, "--xds-address", xds,
+                                   "--root-cert", ca_dir() + "/root-cert.pem", "--token", tokens_.at(static_cast<size_t>(node)),
+                                   "--zds-socket", str_cat(dir_, "/zds-", n, ".sock"), "--cni-socket",
+                                   str_cat(dir_, "/cni-", n, ".sock"), "--bpf-root", bpf_root_, "--cgroup",
+                                   cgroups_.at(n), "--state-dir", dir_ + "/agent-state", "--mode", opts_.agent_mode,
+                                   "--admin-address", "127.0.0.1:15031"};
+  AMBIT_ASSIGN_OR_RETURN(agents_[static_cast<size_t>(node)], h_.spawn(n, cgroups_.at(n), argv, str_cat("agent-", n)));
+  for (int i = 0; i < 600; ++i) {
+    struct stat st {};
+    if (::stat(str_cat(dir_, "/cni-", n, ".sock").c_str(), &st) == 0 &&
+        http_get(node, 15031, "/healthz/ready").find("ready") == 0) {
+      return absl::OkStatus();
+    }
+    if (!agents_[static_cast<size_t>(node)]->running()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return absl::DeadlineExceededError(str_cat("agent on ", n, " did not become ready"));
+}
+
+int MeshEnv::kill_agent(int node) {
+  sim::Process* p = agents_.at(static_cast<size_t>(node));
+  if (!p) return -1;
+  p->kill();
+  return p->wait_for(std::chrono::seconds(5)).value_or(-1);
+}
+
+absl::StatusOr<std::string> MeshEnv::cni(const std::string& command, const std::string& pod_name) {
+  const PodSpec* spec = nullptr;
+  for (const auto& p : pods_) {
+    if (p.name == pod_name) spec = &p;
+  }
+  if (!spec) return absl::NotFoundError(str_cat("no pod ", pod_name));
+  std::string n = str_node(spec->node);
+  std::string conf = str_cat(
+      R"({"cniVersion":"1.0.0","name":"ambit","type":"ambit-cni","agent_socket":")", dir_, "/cni-", n,
+      R"(.sock","timeout_seconds":30,"prevResult":{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","sandbox":")",
+      sim::netns_path(h_.name(pod_ns(pod_name))), R"("}],"ips":[{"address":")", pod_ip(pod_name), R"(/24","gateway":"10.40.)",
+      spec->node + 1, R"(.1","interface":0}]}})");
+  std::string env = str_cat("CNI_COMMAND=", command, " CNI_CONTAINERID=ctr-", pod_name, " CNI_NETNS=",
+                            sim::netns_path(h_.name(pod_ns(pod_name))), " CNI_IFNAME=eth0 CNI_PATH=/opt/cni/bin",
+                            " CNI_ARGS='IgnoreUnknown=1;K8S_POD_NAMESPACE=", spec->ns, ";K8S_POD_NAME=", pod_name,
+                            ";K8S_POD_UID=uid-", pod_name, "'");
+  std::string conf_path = str_cat(dir_, "/cni-", pod_name, ".json");
+  AMBIT_RETURN_IF_ERROR(crypto::write_file_atomic(conf_path, conf));
+  AMBIT_ASSIGN_OR_RETURN(auto r, sim::run_raw({"sh", "-c", str_cat("env ", env, " ", kCni, " < ", conf_path)},
+                                              std::chrono::seconds(60)));
+  if (r.exit_code != 0) {
+    return absl::InternalError(str_cat("ambit-cni ", command, " for ", pod_name, " exited ", r.exit_code, ": ", r.out, r.err));
+  }
+  return r.out + r.err;
+}
+
 absl::Status MeshEnv::start_istiod() {
   std::vector<std::string> argv = {kIstiod, "--config-dir", config_dir(), "--ca-dir", ca_dir(),
                                    "--grpc-address", "0.0.0.0:15012", "--plaintext-address", "",
@@ -198,6 +275,7 @@ absl::Status MeshEnv::start_istiod() {
 int MeshEnv::stop_istiod() { return istiod_ ? istiod_->stop(std::chrono::seconds(10)) : -1; }
 
 absl::Status MeshEnv::start_ztunnel(int node, std::vector<std::string> extra) {
+  std::string cg = opts_.agent_mode.empty() ? "" : cgroups_.at(str_node(node));
   std::string xds = node == 0 ? "127.0.0.1:15012" : str_cat("172.31.", node, ".1:15012");
   std::string ip = node == 0 ? "172.31.1.1" : str_cat("172.31.", node, ".2");
   std::vector<std::string> argv = {kZtunnel, "--node-name", str_node(node), "--instance-ip", ip,
@@ -207,7 +285,7 @@ absl::Status MeshEnv::start_ztunnel(int node, std::vector<std::string> extra) {
   argv.insert(argv.end(), opts_.ztunnel_args.begin(), opts_.ztunnel_args.end());
   argv.insert(argv.end(), extra.begin(), extra.end());
   AMBIT_ASSIGN_OR_RETURN(ztunnels_[static_cast<size_t>(node)],
-                         h_.spawn(str_node(node), "", argv, str_cat("ztunnel-", str_node(node), "-", ztunnel_starts_++)));
+                         h_.spawn(str_node(node), cg, argv, str_cat("ztunnel-", str_node(node), "-", ztunnel_starts_++)));
   return absl::OkStatus();
 }
 
@@ -256,17 +334,46 @@ absl::Status MeshEnv::start() {
     tokens_.emplace_back(trim(t));
   }
   AMBIT_RETURN_IF_ERROR(start_istiod());
+  bool agent = !opts_.agent_mode.empty();
+  if (agent) {
+    bpf_root_ = h_.bpf_dir("mesh");
+    for (int n = 0; n < opts_.nodes; ++n) {
+      AMBIT_ASSIGN_OR_RETURN(cgroups_[str_node(n)], h_.cgroup(str_node(n)));
+    }
+    for (const auto& p : pods_) {
+      AMBIT_ASSIGN_OR_RETURN(cgroups_[p.name], h_.cgroup(str_cat(str_node(p.node), "/", p.name)));
+    }
+    for (int n = 0; n < opts_.nodes; ++n) AMBIT_RETURN_IF_ERROR(start_agent(n));
+  } else {
+    for (const auto& p : pods_) {
+      if (p.enrolled) AMBIT_RETURN_IF_ERROR(agent::apply_inpod_rules(h_.name(pod_ns(p.name))));
+    }
+    for (int n = 0; n < opts_.nodes; ++n) AMBIT_RETURN_IF_ERROR(start_zds(n));
+  }
+  for (int n = 0; n < opts_.nodes; ++n) AMBIT_RETURN_IF_ERROR(start_ztunnel(n));
+  if (agent) {
+    // The kubelet's part: the CNI plugin for every pod; for ambient pods it returns only once
+    // ztunnel has acknowledged them.
+    // Like a kubelet, retry while the plugin says "try again later" (code 11: e.g. ztunnel has
+    // not connected to the agent yet).
+    for (const auto& p : pods_) {
+      absl::StatusOr<std::string> r;
+      for (int attempt = 0; attempt < 40; ++attempt) {
+        r = cni("ADD", p.name);
+        if (r.ok() || std::string(r.status().message()).find("\"code\":11") == std::string::npos) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      }
+      AMBIT_RETURN_IF_ERROR(r.status());
+    }
+  }
   for (const auto& p : pods_) {
-    if (p.enrolled) AMBIT_RETURN_IF_ERROR(agent::apply_inpod_rules(h_.name(pod_ns(p.name))));
     std::vector<std::string> argv = p.app;
     if (argv.empty()) {
       argv = {kPython, str_cat(kTools, "/echo_server.py")};
       for (int port : p.echo_ports) argv.push_back(std::to_string(port));
     }
-    AMBIT_RETURN_IF_ERROR(h_.spawn(pod_ns(p.name), "", argv, "app-" + p.name).status());
+    AMBIT_RETURN_IF_ERROR(h_.spawn(pod_ns(p.name), pod_cgroup(p.name), argv, "app-" + p.name).status());
   }
-  for (int n = 0; n < opts_.nodes; ++n) AMBIT_RETURN_IF_ERROR(start_zds(n));
-  for (int n = 0; n < opts_.nodes; ++n) AMBIT_RETURN_IF_ERROR(start_ztunnel(n));
   return wait_ready();
 }
 

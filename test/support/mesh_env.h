@@ -42,6 +42,9 @@ struct ServiceSpec {
 
 struct MeshOptions {
   int nodes = 2;
+  // "" = the ZDS test double + Istio's iptables rules applied by the test (ztunnel-only tests);
+  // "ebpf" / "iptables" = the real ambit-agent per node, pods added through the real CNI plugin.
+  std::string agent_mode = "";
   std::vector<std::string> ztunnel_args = {};  // extra flags for every ztunnel
   std::vector<std::string> istiod_args = {};
 };
@@ -64,6 +67,8 @@ class MeshEnv {
   // Writes YAML into the config directory atomically (temp + rename).
   absl::Status apply(const std::string& file, const std::string& yaml);
   absl::Status remove(const std::string& file);
+  // Flips a pod's istio.io/dataplane-mode label (ambient / none) in the config, live.
+  absl::Status set_enrolled(const std::string& pod, bool enrolled);
 
   // Runs test/tools/tcp_client.py in a pod; returns its output lines (never fails the test).
   std::vector<std::string> client(const std::string& pod, const std::string& addr, const std::string& extra = "");
@@ -81,6 +86,14 @@ class MeshEnv {
   absl::Status start_ztunnel(int node, std::vector<std::string> extra = {});
   sim::Process* ztunnel(int node) { return ztunnels_.at(node); }
   sim::Process* istiod() { return istiod_; }
+  // Agent mode only.
+  int kill_agent(int node);  // SIGKILL, returns the exit code
+  absl::Status start_agent(int node);
+  sim::Process* agent(int node) { return agents_.at(static_cast<size_t>(node)); }
+  std::string pod_cgroup(const std::string& pod) const;
+  std::string bpf_pins(int node) const { return bpf_root_ + "/" + str_node(node); }
+  // Runs the CNI plugin as a kubelet would (ADD/DEL/CHECK) for a pod; returns stdout+stderr.
+  absl::StatusOr<std::string> cni(const std::string& command, const std::string& pod);
   int stop_istiod();
   absl::Status start_istiod();
 
@@ -103,8 +116,12 @@ class MeshEnv {
   sim::Process* istiod_ = nullptr;
   std::vector<sim::Process*> zds_;
   std::vector<sim::Process*> ztunnels_;
+  std::vector<sim::Process*> agents_;
+  std::map<std::string, std::string> cgroups_;  // pod or node name -> path
+  std::string bpf_root_;
   std::vector<std::string> tokens_;
   int ztunnel_starts_ = 0;
+  int client_runs_ = 0;
 };
 
 }  // namespace ambit::test

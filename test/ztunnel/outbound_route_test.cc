@@ -34,7 +34,9 @@ SocketAddr sa(const char* s) {
   return *a;
 }
 
-std::string svc_key(const std::string& name) { return "default/" + name + ".default.svc.cluster.local"; }
+std::string svc_key(const std::string& name) {
+  return "default/" + name + ".default.svc.cluster.local";
+}
 
 struct Pod {
   std::string uid;
@@ -157,7 +159,12 @@ TEST_CASE("VIP to a healthy HBONE endpoint: podIP:15008, authority podIP:targetP
     ProxyState st;
     mesh(st);
     uint32_t svc_port = sa(c.dst).port;
-    add_pod(st, {"ep", "10.0.0.5", "echo-sa", wl::HBONE, wl::HEALTHY, {{"echo", {svc_port, c.workload_target}}}});
+    add_pod(st, {"ep",
+                 "10.0.0.5",
+                 "echo-sa",
+                 wl::HBONE,
+                 wl::HEALTHY,
+                 {{"echo", {svc_port, c.workload_target}}}});
     Route r = resolve_outbound(st, nullptr, sa(c.dst));
     CHECK(kind(r.kind) == std::string("HBONE"));
     CHECK(r.connect_to == sa("10.0.0.5:15008"));
@@ -174,7 +181,7 @@ TEST_CASE("VIP to a healthy HBONE endpoint: podIP:15008, authority podIP:targetP
 
 TEST_CASE("the workload's target port applies only to the service port it is listed under") {
   ProxyState st;
-    mesh(st);
+  mesh(st);
   add_pod(st, {"ep", "10.0.0.5", "s", wl::HBONE, wl::HEALTHY, {{"echo", {82, 9999}}}});
   Route r = resolve_outbound(st, nullptr, sa("10.96.0.10:80"));
   CHECK(r.authority == "10.0.0.5:8080");
@@ -194,7 +201,7 @@ TEST_CASE("IPv6 endpoint: authority in brackets") {
 
 TEST_CASE("VIP to a non-mesh endpoint: plain TCP to podIP:targetPort") {
   ProxyState st;
-    mesh(st);
+  mesh(st);
   add_pod(st, {"plain", "10.0.0.6", "s", wl::NONE, wl::HEALTHY, {{"echo", {80, 0}}}});
   Route r = resolve_outbound(st, nullptr, sa("10.96.0.10:80"));
   CHECK(kind(r.kind) == std::string("TCP"));
@@ -205,7 +212,7 @@ TEST_CASE("VIP to a non-mesh endpoint: plain TCP to podIP:targetPort") {
 
 TEST_CASE("unhealthy endpoints (and endpoints without addresses) are never picked") {
   ProxyState st;
-    mesh(st);
+  mesh(st);
   add_pod(st, {"a-sick", "10.0.0.1", "s", wl::HBONE, wl::UNHEALTHY, {{"echo", {80, 0}}}});
   add_pod(st, {"b-ok", "10.0.0.2", "s", wl::HBONE, wl::HEALTHY, {{"echo", {80, 0}}}});
   add_pod(st, {"c-noip", nullptr, "s", wl::HBONE, wl::HEALTHY, {{"echo", {80, 0}}}});
@@ -228,10 +235,14 @@ TEST_CASE("refusals carry a reason") {
   const Case cases[] = {
       {"service without endpoints", [](ProxyState&) {}, "10.96.0.10:80", "no healthy endpoints"},
       {"service whose endpoints are all unhealthy",
-       [](ProxyState& st) { add_pod(st, {"sick", "10.0.0.1", "s", wl::HBONE, wl::UNHEALTHY, {{"echo", {80, 0}}}}); },
+       [](ProxyState& st) {
+         add_pod(st, {"sick", "10.0.0.1", "s", wl::HBONE, wl::UNHEALTHY, {{"echo", {80, 0}}}});
+       },
        "10.96.0.10:80", "no healthy endpoints"},
       {"port the service does not have",
-       [](ProxyState& st) { add_pod(st, {"ep", "10.0.0.1", "s", wl::HBONE, wl::HEALTHY, {{"echo", {80, 0}}}}); },
+       [](ProxyState& st) {
+         add_pod(st, {"ep", "10.0.0.1", "s", wl::HBONE, wl::HEALTHY, {{"echo", {80, 0}}}});
+       },
        "10.96.0.10:443", "no port 443"},
       {"waypoint service unknown",
        [](ProxyState& st) {
@@ -248,7 +259,9 @@ TEST_CASE("refusals carry a reason") {
        "10.96.0.20:80", "no healthy endpoints"},
       {"waypoint address that is no workload",
        [](ProxyState& st) {
-         add_pod(st, {"pod", "10.0.0.1", "s", wl::HBONE, wl::HEALTHY, {}, waypoint_ip("10.0.0.200"), true});
+         add_pod(
+             st,
+             {"pod", "10.0.0.1", "s", wl::HBONE, wl::HEALTHY, {}, waypoint_ip("10.0.0.200"), true});
        },
        "10.0.0.1:80", "not a known workload"},
   };
@@ -268,10 +281,21 @@ namespace {
 // Service "reviews" behind waypoint "waypoint" (a service whose endpoint is the waypoint pod).
 void waypoint_mesh(ProxyState& st, uint32_t hbone_port = 15008) {
   add_svc(st, {"waypoint", "10.96.0.99", {{15008, 15008}}, {spiffe("waypoint-extra")}});
-  add_pod(st, {"waypoint-pod", "10.0.0.99", "waypoint", wl::HBONE, wl::HEALTHY, {{"waypoint", {15008, 15008}}}});
-  add_svc(st, {"reviews", "10.96.0.30", {{9080, 9080}}, {spiffe("reviews-extra")}, waypoint_host("waypoint", hbone_port),
+  add_pod(st, {"waypoint-pod",
+               "10.0.0.99",
+               "waypoint",
+               wl::HBONE,
+               wl::HEALTHY,
+               {{"waypoint", {15008, 15008}}}});
+  add_svc(st, {"reviews",
+               "10.96.0.30",
+               {{9080, 9080}},
+               {spiffe("reviews-extra")},
+               waypoint_host("waypoint", hbone_port),
                true});
-  add_pod(st, {"reviews-pod", "10.0.0.30", "reviews", wl::HBONE, wl::HEALTHY, {{"reviews", {9080, 9080}}}});
+  add_pod(
+      st,
+      {"reviews-pod", "10.0.0.30", "reviews", wl::HBONE, wl::HEALTHY, {{"reviews", {9080, 9080}}}});
   add_pod(st, {"client", "10.0.0.1", "client", wl::HBONE, wl::HEALTHY, {}});
 }
 
@@ -314,8 +338,22 @@ TEST_CASE("pod IP destinations") {
   waypoint_mesh(st);
   add_pod(st, {"meshed", "10.0.0.40", "meshed", wl::HBONE, wl::HEALTHY, {}});
   add_pod(st, {"plain", "10.0.0.41", "plain", wl::NONE, wl::HEALTHY, {}});
-  add_pod(st, {"wp-by-host", "10.0.0.42", "h", wl::HBONE, wl::HEALTHY, {}, waypoint_host("waypoint"), true});
-  add_pod(st, {"wp-by-ip", "10.0.0.43", "i", wl::HBONE, wl::HEALTHY, {}, waypoint_ip("10.0.0.99", 15008), true});
+  add_pod(st, {"wp-by-host",
+               "10.0.0.42",
+               "h",
+               wl::HBONE,
+               wl::HEALTHY,
+               {},
+               waypoint_host("waypoint"),
+               true});
+  add_pod(st, {"wp-by-ip",
+               "10.0.0.43",
+               "i",
+               wl::HBONE,
+               wl::HEALTHY,
+               {},
+               waypoint_ip("10.0.0.99", 15008),
+               true});
   const WorkloadPtr client = st.workload_by_uid("client");
 
   SUBCASE("meshed pod: HBONE to podIP:15008, authority podIP:port, its own identity") {
@@ -383,7 +421,7 @@ TEST_CASE("pod IP destinations") {
 
 TEST_CASE("round robin: pick walks every healthy endpoint, then wraps") {
   ProxyState st;
-    mesh(st);
+  mesh(st);
   add_pod(st, {"ep-a", "10.0.0.1", "a", wl::HBONE, wl::HEALTHY, {{"echo", {80, 0}}}});
   add_pod(st, {"ep-b", "10.0.0.2", "b", wl::HBONE, wl::HEALTHY, {{"echo", {80, 0}}}});
   add_pod(st, {"ep-sick", "10.0.0.3", "c", wl::HBONE, wl::UNHEALTHY, {{"echo", {80, 0}}}});
@@ -397,15 +435,20 @@ TEST_CASE("round robin: pick walks every healthy endpoint, then wraps") {
     CHECK(r.expected.at(0) == r.dst_workload->identity);
     CHECK(r.connect_to.ip == r.dst_workload->ips[0]);
   }
-  CHECK(std::set<std::string>(seq.begin(), seq.begin() + 3) == std::set<std::string>{"ep-a", "ep-b", "ep-d"});
+  CHECK(std::set<std::string>(seq.begin(), seq.begin() + 3) ==
+        std::set<std::string>{"ep-a", "ep-b", "ep-d"});
   CHECK(seq[3] == seq[0]);
   CHECK(seq[4] == seq[1]);
   CHECK(seq[5] == seq[2]);
 
   // The same over a waypoint service with two waypoint pods.
   add_svc(st, {"waypoint", "10.96.0.99", {{15008, 15008}}, {}});
-  add_pod(st, {"wp-1", "10.0.0.98", "waypoint", wl::HBONE, wl::HEALTHY, {{"waypoint", {15008, 15008}}}});
-  add_pod(st, {"wp-2", "10.0.0.99", "waypoint", wl::HBONE, wl::HEALTHY, {{"waypoint", {15008, 15008}}}});
+  add_pod(
+      st,
+      {"wp-1", "10.0.0.98", "waypoint", wl::HBONE, wl::HEALTHY, {{"waypoint", {15008, 15008}}}});
+  add_pod(
+      st,
+      {"wp-2", "10.0.0.99", "waypoint", wl::HBONE, wl::HEALTHY, {{"waypoint", {15008, 15008}}}});
   add_svc(st, {"behind", "10.96.0.40", {{80, 80}}, {}, waypoint_host("waypoint"), true});
   std::set<std::string> targets;
   for (size_t pick = 0; pick < 2; ++pick) {
@@ -418,7 +461,7 @@ TEST_CASE("round robin: pick walks every healthy endpoint, then wraps") {
 
 TEST_CASE("a VIP wins over a workload with the same address") {
   ProxyState st;
-    mesh(st);
+  mesh(st);
   add_pod(st, {"ep", "10.0.0.5", "s", wl::HBONE, wl::HEALTHY, {{"echo", {80, 0}}}});
   add_pod(st, {"squatter", "10.96.0.10", "q", wl::NONE, wl::HEALTHY, {}});
   Route r = resolve_outbound(st, nullptr, sa("10.96.0.10:80"));

@@ -31,10 +31,11 @@ bool contains(const std::string& haystack, const std::string& needle) {
 }
 
 // A workload Address; `services` maps "ns/hostname" to {service_port, target_port} pairs.
-wl::Address workload(const std::string& uid, const std::string& ns, const std::string& name,
-                     std::vector<const char*> ips,
-                     std::vector<std::pair<std::string, std::vector<std::pair<uint32_t, uint32_t>>>> services = {},
-                     const std::string& sa = "") {
+wl::Address workload(
+    const std::string& uid, const std::string& ns, const std::string& name,
+    std::vector<const char*> ips,
+    std::vector<std::pair<std::string, std::vector<std::pair<uint32_t, uint32_t>>>> services = {},
+    const std::string& sa = "") {
   wl::Address a;
   auto* w = a.mutable_workload();
   w->set_uid(uid);
@@ -103,8 +104,9 @@ const std::string kSvc = "default/echo.default.svc.cluster.local";
 TEST_CASE("workload ingest: found by uid, by each IP, by info, with its SPIFFE identity") {
   ProxyState st("cluster.local");
   uint64_t g0 = st.generation();
-  REQUIRE(st.upsert_address("c1//Pod/default/echo-1", workload("c1//Pod/default/echo-1", "default", "echo-1",
-                                                                 {"10.0.0.1", "fd00::1"}, {}, "echo-sa"))
+  REQUIRE(st.upsert_address("c1//Pod/default/echo-1",
+                            workload("c1//Pod/default/echo-1", "default", "echo-1",
+                                     {"10.0.0.1", "fd00::1"}, {}, "echo-sa"))
               .ok());
   CHECK(st.generation() > g0);
 
@@ -142,9 +144,10 @@ TEST_CASE("identity defaults: the default trust domain and the 'default' service
   CHECK(st.workload_by_uid("u2")->identity.to_string() == "spiffe://other.td/ns/ns1/sa/sa2");
 }
 
-TEST_CASE("service ingest: found by key and by every VIP; the endpoints index follows workloads") {
+TEST_CASE("service ingest: found by key and by every VIP, the endpoints index follows workloads") {
   ProxyState st;
-  REQUIRE(st.upsert_address(kSvc, service("default", "echo.default.svc.cluster.local", {"10.96.0.10", "fd00:96::10"}))
+  REQUIRE(st.upsert_address(kSvc, service("default", "echo.default.svc.cluster.local",
+                                          {"10.96.0.10", "fd00:96::10"}))
               .ok());
   auto s = st.service_by_host(kSvc);
   REQUIRE(s);
@@ -155,21 +158,29 @@ TEST_CASE("service ingest: found by key and by every VIP; the endpoints index fo
   CHECK(st.service_by_host("default/other") == nullptr);
   CHECK(st.endpoints(kSvc).empty());
 
-  REQUIRE(st.upsert_address("u1", workload("u1", "default", "echo-1", {"10.0.0.1"}, {{kSvc, {{80, 8080}}}})).ok());
-  REQUIRE(st.upsert_address("u2", workload("u2", "default", "echo-2", {"10.0.0.2"}, {{kSvc, {{80, 8080}}}})).ok());
+  REQUIRE(st.upsert_address(
+                "u1", workload("u1", "default", "echo-1", {"10.0.0.1"}, {{kSvc, {{80, 8080}}}}))
+              .ok());
+  REQUIRE(st.upsert_address(
+                "u2", workload("u2", "default", "echo-2", {"10.0.0.2"}, {{kSvc, {{80, 8080}}}}))
+              .ok());
   REQUIRE(st.upsert_address("u3", workload("u3", "default", "other", {"10.0.0.3"})).ok());
   CHECK(uids(st.endpoints(kSvc)) == std::vector<std::string>{"u1", "u2"});
   CHECK(st.endpoints("default/unknown").empty());
   // A workload may name a service that is not (yet) known: it is indexed all the same.
-  REQUIRE(st.upsert_address("u4", workload("u4", "default", "late", {"10.0.0.4"}, {{"default/late", {{1, 1}}}})).ok());
+  REQUIRE(st.upsert_address(
+                "u4", workload("u4", "default", "late", {"10.0.0.4"}, {{"default/late", {{1, 1}}}}))
+              .ok());
   CHECK(uids(st.endpoints("default/late")) == std::vector<std::string>{"u4"});
 }
 
 TEST_CASE("removal clears every index and bumps the generation only when something was removed") {
   ProxyState st;
-  REQUIRE(st.upsert_address(kSvc, service("default", "echo.default.svc.cluster.local", {"10.96.0.10"})).ok());
-  REQUIRE(st.upsert_address("u1", workload("u1", "default", "echo-1", {"10.0.0.1", "fd00::1"}, {{kSvc, {{80, 8080}}}},
-                                           "sa"))
+  REQUIRE(
+      st.upsert_address(kSvc, service("default", "echo.default.svc.cluster.local", {"10.96.0.10"}))
+          .ok());
+  REQUIRE(st.upsert_address("u1", workload("u1", "default", "echo-1", {"10.0.0.1", "fd00::1"},
+                                           {{kSvc, {{80, 8080}}}}, "sa"))
               .ok());
 
   uint64_t g = st.generation();
@@ -197,8 +208,12 @@ TEST_CASE("removal clears every index and bumps the generation only when somethi
 
 TEST_CASE("replacing a workload re-indexes it: old IPs and old service memberships are gone") {
   ProxyState st;
-  REQUIRE(st.upsert_address("u1", workload("u1", "default", "p", {"10.0.0.1"}, {{kSvc, {{80, 8080}}}})).ok());
-  REQUIRE(st.upsert_address("u1", workload("u1", "default", "p", {"10.0.0.9"}, {{"default/b", {{80, 80}}}})).ok());
+  REQUIRE(
+      st.upsert_address("u1", workload("u1", "default", "p", {"10.0.0.1"}, {{kSvc, {{80, 8080}}}}))
+          .ok());
+  REQUIRE(st.upsert_address(
+                "u1", workload("u1", "default", "p", {"10.0.0.9"}, {{"default/b", {{80, 80}}}}))
+              .ok());
   auto w = st.workload_by_uid("u1");
   REQUIRE(w);
   CHECK(st.workload_by_ip(ip("10.0.0.9")) == w);
@@ -215,8 +230,11 @@ TEST_CASE("replacing a workload re-indexes it: old IPs and old service membershi
 
 TEST_CASE("replacing a service moves its VIPs") {
   ProxyState st;
-  REQUIRE(st.upsert_address(kSvc, service("default", "echo.default.svc.cluster.local", {"10.96.0.10"})).ok());
-  REQUIRE(st.upsert_address(kSvc, service("default", "echo.default.svc.cluster.local", {"10.96.0.20"}, {{81, 0}}))
+  REQUIRE(
+      st.upsert_address(kSvc, service("default", "echo.default.svc.cluster.local", {"10.96.0.10"}))
+          .ok());
+  REQUIRE(st.upsert_address(kSvc, service("default", "echo.default.svc.cluster.local",
+                                          {"10.96.0.20"}, {{81, 0}}))
               .ok());
   auto s = st.service_by_host(kSvc);
   REQUIRE(s);
@@ -230,10 +248,14 @@ TEST_CASE("one resource name switching between workload and service leaves no st
   // Resource names are opaque to xDS; a name that was a workload may come back as a service.
   const std::string name = "default/dual.default.svc.cluster.local";
   ProxyState st;
-  REQUIRE(st.upsert_address(name, workload(name, "default", "dual", {"10.0.0.7"}, {{kSvc, {{80, 80}}}})).ok());
+  REQUIRE(
+      st.upsert_address(name, workload(name, "default", "dual", {"10.0.0.7"}, {{kSvc, {{80, 80}}}}))
+          .ok());
   REQUIRE(st.workload_by_uid(name));
 
-  REQUIRE(st.upsert_address(name, service("default", "dual.default.svc.cluster.local", {"10.96.0.7"})).ok());
+  REQUIRE(
+      st.upsert_address(name, service("default", "dual.default.svc.cluster.local", {"10.96.0.7"}))
+          .ok());
   CHECK(st.workload_by_uid(name) == nullptr);
   CHECK(st.workload_by_ip(ip("10.0.0.7")) == nullptr);
   CHECK(st.endpoints(kSvc).empty());
@@ -254,7 +276,7 @@ TEST_CASE("one resource name switching between workload and service leaves no st
   CHECK(st.workload_by_ip(ip("10.0.0.8")) == nullptr);
 }
 
-TEST_CASE("two workloads sharing an IP: the newest answers, removing one keeps the other findable") {
+TEST_CASE("two workloads sharing an IP: removing one keeps the other findable") {
   // Host-network pods share the node IP.
   ProxyState st;
   REQUIRE(st.upsert_address("a", workload("a", "default", "a", {"10.0.0.1"})).ok());
@@ -352,15 +374,18 @@ TEST_CASE("invalid addresses are rejected with a message naming the resource, an
     CHECK(st.service_by_host(kSvc) == nullptr);
   }
   SUBCASE("service port 0 or above 65535") {
-    auto s = st.upsert_address(kSvc, service("default", "echo.default.svc.cluster.local", {"10.96.0.1"}, {{0, 80}}));
+    auto s = st.upsert_address(
+        kSvc, service("default", "echo.default.svc.cluster.local", {"10.96.0.1"}, {{0, 80}}));
     CHECK(s.code() == absl::StatusCode::kInvalidArgument);
     CHECK(contains(msg(s), "port"));
-    s = st.upsert_address(kSvc, service("default", "echo.default.svc.cluster.local", {"10.96.0.1"}, {{80, 70000}}));
+    s = st.upsert_address(
+        kSvc, service("default", "echo.default.svc.cluster.local", {"10.96.0.1"}, {{80, 70000}}));
     CHECK(s.code() == absl::StatusCode::kInvalidArgument);
     CHECK(st.service_by_vip(ip("10.96.0.1")) == nullptr);
   }
   SUBCASE("service under another name, or without a hostname") {
-    auto s = st.upsert_address("default/x", service("default", "echo.default.svc.cluster.local", {"10.96.0.1"}));
+    auto s = st.upsert_address("default/x",
+                               service("default", "echo.default.svc.cluster.local", {"10.96.0.1"}));
     CHECK(s.code() == absl::StatusCode::kInvalidArgument);
     CHECK(contains(msg(s), "default/x"));
     s = st.upsert_address("default/", service("default", "", {"10.96.0.1"}));
@@ -381,7 +406,7 @@ TEST_CASE("invalid addresses are rejected with a message naming the resource, an
   CHECK(st.workload_by_ip(ip("10.0.0.2")) == nullptr);
 }
 
-TEST_CASE("policies_for: GLOBAL, the destination's NAMESPACE policies, and the WORKLOAD_SELECTOR ones it names") {
+TEST_CASE("policies_for: GLOBAL, own NAMESPACE, and the WORKLOAD_SELECTOR ones it names") {
   ProxyState st;
   auto a = workload("u1", "ns-a", "p", {"10.0.0.1"});
   a.mutable_workload()->add_authorization_policies("ns-a/selected");
@@ -389,11 +414,14 @@ TEST_CASE("policies_for: GLOBAL, the destination's NAMESPACE policies, and the W
   REQUIRE(st.upsert_address("u2", workload("u2", "ns-b", "q", {"10.0.0.2"})).ok());
 
   uint64_t pg = st.policy_generation();
-  REQUIRE(st.upsert_policy("istio-system/global", policy("istio-system", "global", sec::GLOBAL)).ok());
+  REQUIRE(
+      st.upsert_policy("istio-system/global", policy("istio-system", "global", sec::GLOBAL)).ok());
   REQUIRE(st.upsert_policy("ns-a/ns-wide", policy("ns-a", "ns-wide", sec::NAMESPACE)).ok());
   REQUIRE(st.upsert_policy("ns-b/ns-wide", policy("ns-b", "ns-wide", sec::NAMESPACE)).ok());
-  REQUIRE(st.upsert_policy("ns-a/selected", policy("ns-a", "selected", sec::WORKLOAD_SELECTOR)).ok());
-  REQUIRE(st.upsert_policy("ns-a/unselected", policy("ns-a", "unselected", sec::WORKLOAD_SELECTOR)).ok());
+  REQUIRE(
+      st.upsert_policy("ns-a/selected", policy("ns-a", "selected", sec::WORKLOAD_SELECTOR)).ok());
+  REQUIRE(st.upsert_policy("ns-a/unselected", policy("ns-a", "unselected", sec::WORKLOAD_SELECTOR))
+              .ok());
   CHECK(st.policy_generation() == pg + 5);
   CHECK(st.policies().size() == 5);
 
@@ -412,7 +440,8 @@ TEST_CASE("policies_for: GLOBAL, the destination's NAMESPACE policies, and the W
   CHECK(keys(st.policies_for(*st.workload_by_uid("u1"))) ==
         std::vector<std::string>{"istio-system/global", "ns-a/ns-wide"});
   REQUIRE(st.upsert_policy("ns-a/ns-wide", policy("ns-a", "ns-wide", sec::WORKLOAD_SELECTOR)).ok());
-  CHECK(keys(st.policies_for(*st.workload_by_uid("u1"))) == std::vector<std::string>{"istio-system/global"});
+  CHECK(keys(st.policies_for(*st.workload_by_uid("u1"))) ==
+        std::vector<std::string>{"istio-system/global"});
   uint64_t g = st.generation();
   pg = st.policy_generation();
   st.remove_policy("not-there");

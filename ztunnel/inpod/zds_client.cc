@@ -39,7 +39,11 @@ ZdsClient::ZdsClient(std::string socket_path, ZdsHandler* handler) : path_(std::
 
 ZdsClient::~ZdsClient() { stop(); }
 
-void ZdsClient::start() { thread_ = std::thread([this] { run(); }); }
+void ZdsClient::start() {
+  if (thread_.joinable()) return;  // already running
+  stop_ = false;
+  thread_ = std::thread([this] { run(); });
+}
 
 void ZdsClient::stop() {
   stop_ = true;
@@ -68,7 +72,6 @@ void ZdsClient::run() {
     absl::Status st = serve(fd.get());
     fd_ = -1;
     snapshot_applied_ = false;
-    handler_->connected(false);
     if (!stop_) lg().warn("node agent connection ended: {}", st.ToString());
   }
 }
@@ -78,6 +81,10 @@ absl::Status ZdsClient::serve(int fd) {
   hello.set_version(istio::workload::zds::V1);
   AMBIT_RETURN_IF_ERROR(send_msg(fd, hello));
   handler_->connected(true);
+  struct Disconnected {
+    ZdsHandler* h;
+    ~Disconnected() { h->connected(false); }
+  } on_exit{handler_};
   std::set<std::string> named;
   bool in_snapshot = true;
   for (;;) {
@@ -134,12 +141,19 @@ absl::Status ZdsClient::serve(int fd) {
         }
         ZdsWorkload w{a.uid(), a.workload_info().name(), a.workload_info().namespace_(),
                       a.workload_info().service_account()};
+        // Named even if starting its proxies failed: a snapshot must not drop a pod the agent
+        // says exists (ztunnel retries; the agent sees the NACK).
+        if (in_snapshot) named.insert(a.uid());
         absl::Status s = handler_->add(w, std::move(fds[0]));
-        if (s.ok() && in_snapshot) named.insert(a.uid());
         AMBIT_RETURN_IF_ERROR(ack(fd, s.ok() ? "" : std::string(s.message())));
         break;
       }
       case R::kKeep:
+        if (!in_snapshot) {
+          // Istio: KeepWorkload only makes sense inside a snapshot.
+          AMBIT_RETURN_IF_ERROR(ack(fd, "KeepWorkload after SnapshotSent"));
+          return absl::InvalidArgumentError("protocol error: KeepWorkload after SnapshotSent");
+        }
         handler_->keep(req.keep().uid());
         if (in_snapshot) named.insert(req.keep().uid());
         AMBIT_RETURN_IF_ERROR(ack(fd, ""));
@@ -149,6 +163,11 @@ absl::Status ZdsClient::serve(int fd) {
         AMBIT_RETURN_IF_ERROR(ack(fd, ""));
         break;
       case R::kSnapshotSent:
+        if (!in_snapshot) {
+          // A second SnapshotSent would drop every pod: refuse it and reconnect.
+          AMBIT_RETURN_IF_ERROR(ack(fd, "duplicate SnapshotSent"));
+          return absl::InvalidArgumentError("protocol error: duplicate SnapshotSent");
+        }
         handler_->snapshot_done(named);
         in_snapshot = false;
         named.clear();

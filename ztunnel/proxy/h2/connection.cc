@@ -176,11 +176,19 @@ asio::awaitable<void> Connection::read_loop() {
           std::string why = nghttp2_strerror(static_cast<int>(rv));
           lg().warn("h2 protocol error from peer: {}", why);
           if (hooks_.on_protocol_error) hooks_.on_protocol_error(NGHTTP2_PROTOCOL_ERROR, why);
-          // nghttp2 queued a GOAWAY for most errors; flush it, then close.
+          // Queue a GOAWAY: the write loop flushes it, then closes with this reason (and
+          // on_frame_send does not count the violation twice). Wait on a timer of our own:
+          // want_write_ has one waiter, the write loop, and waiting on it here consumed the
+          // wake-up, so the GOAWAY was never sent. A peer that does not take it within 100 ms is
+          // cut off.
+          close_reason_ = absl::InvalidArgumentError(str_cat("HTTP/2 protocol error: ", why));
           nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
           kick();
-          co_await want_write_.wait_for(std::chrono::milliseconds(100));
-          close(absl::InvalidArgumentError(str_cat("HTTP/2 protocol error: ", why)));
+          asio::steady_timer flush(tls_->socket().get_executor());
+          flush.expires_after(std::chrono::milliseconds(100));
+          co_await flush.async_wait(asio::as_tuple(asio::use_awaitable));
+          absl::Status reason = close_reason_;
+          close(reason);
           co_return;
         }
         if (closed_) co_return;
@@ -197,7 +205,8 @@ asio::awaitable<void> Connection::read_loop() {
         continue;
       }
       if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) {
-        close(absl::OkStatus());  // peer closed the connection
+        absl::Status reason = close_reason_;  // OK unless we sent a GOAWAY for a violation
+        close(reason);  // peer closed the connection
       } else {
         close(crypto::openssl_error("TLS read", absl::StatusCode::kUnavailable));
       }
@@ -205,7 +214,8 @@ asio::awaitable<void> Connection::read_loop() {
     }
     kick();
     if (nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0) {
-      close(absl::OkStatus());
+      absl::Status reason = close_reason_;
+      close(reason);
       co_return;
     }
     auto [ec] = co_await tls_->socket().async_wait(tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable));
@@ -236,7 +246,8 @@ asio::awaitable<void> Connection::write_loop() {
     }
     if (out_.capacity() > kOutHigh) std::vector<char>().swap(out_);
     if (!closed_ && nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0) {
-      close(absl::OkStatus());
+      absl::Status reason = close_reason_;  // OK unless the read loop hit a protocol error
+      close(reason);
       co_return;
     }
   }
@@ -692,7 +703,13 @@ int Connection::on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void
   if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR) {
     std::string why(reinterpret_cast<const char*>(frame->goaway.opaque_data), frame->goaway.opaque_data_len);
     lg().warn("sent GOAWAY {} ({}): {}", frame->goaway.error_code, nghttp2_http2_strerror(frame->goaway.error_code), why);
-    if (c->hooks_.on_protocol_error) c->hooks_.on_protocol_error(frame->goaway.error_code, why);
+    // Report once: a fatal error was already reported by the read loop (close_reason_ set
+    // there). The connection then ends with this reason, not OK.
+    if (c->close_reason_.ok()) {
+      if (c->hooks_.on_protocol_error) c->hooks_.on_protocol_error(frame->goaway.error_code, why);
+      c->close_reason_ = absl::InvalidArgumentError(
+          str_cat("sent GOAWAY ", nghttp2_http2_strerror(frame->goaway.error_code), ": ", why));
+    }
   }
   return 0;
 }
