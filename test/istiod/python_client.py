@@ -10,7 +10,7 @@ and X.509 checks that the wire format is right, not just self-consistent.
 
 Exits 0 on success; on any mismatch prints "FAIL: <what>" (and istiod's log) and exits 1.
 
-  /usr/bin/python3 test/istiod/python_client.py --istiod build/test/istiod/istiod --pyapi build/test/test/pyapi
+  /usr/bin/python3 test/istiod/python_client.py --istiod build/test/bin/istiod --pyapi build/test/test/pyapi
 """
 
 import argparse

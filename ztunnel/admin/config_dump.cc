@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/base/version.h"
+#include "common/crypto/certificate.h"
 #include "common/net/ip_addr.h"
 
 namespace ambit::ztunnel {
@@ -120,6 +121,12 @@ std::string config_dump_json(const Config& cfg, const ProxyState& state, const S
           e["serialNumber"] = c.serial;
           e["validFrom"] = c.valid_from;
           e["expirationTime"] = c.expiration;
+        } else if (auto ca = crypto::Certificate::from_pem(c.chain_pem[i]); ca.ok()) {
+          // The rest of the chain (up to the root) with its own serial and validity, as
+          // istioctl's certificate view shows them.
+          e["serialNumber"] = ca->serial_hex();
+          e["validFrom"] = crypto::format_time(ca->not_before());
+          e["expirationTime"] = crypto::format_time(ca->not_after());
         }
         chain.push_back(e);
       }
