@@ -102,11 +102,12 @@ std::string probe(const MeshPlan& plan, const std::string& kind, int node) {
   return str_cat("not ready (", trim(r->body).substr(0, 60), ")");
 }
 
-std::string agent_mode(const MeshPlan& plan, int node) {
+// The node agent's /status: capture mode and its pods with their enrollment.
+json agent_status(const MeshPlan& plan, int node) {
   auto r = http_get_in_netns(plan.node_netns(node), 15031, "/status", std::chrono::milliseconds(1500));
-  if (!r.ok() || r->status != 200) return "";
+  if (!r.ok() || r->status != 200) return json::object();
   auto j = json::parse(r->body, nullptr, false);
-  return j.is_object() ? j.value("mode", "") : "";
+  return j.is_object() ? j : json::object();
 }
 
 absl::Status wait_components_ready(const MeshPlan& plan, int timeout_s, bool verbose) {
@@ -498,26 +499,22 @@ int local_status(const LocalOptions& o) {
   if (!plan.ok()) return fail(plan.status());
   json st = read_json(plan->status_file());
   pid_t sup = supervisor_pid(*plan);
-  // Which pods a ztunnel actually serves (in-pod): that is "enrolled".
-  std::set<std::string> served;
+  // "Enrolled" is what the node agents report: the pod's traffic is captured for ztunnel now.
+  std::set<std::string> enrolled;
   json nodes = json::array();
   for (int i = 1; i <= plan->nodes; ++i) {
-    auto dump = http_get_in_netns(plan->node_netns(i), 15000, "/config_dump");
-    if (dump.ok() && dump->status == 200) {
-      auto j = json::parse(dump->body, nullptr, false);
-      if (j.is_object()) {
-        const json ws = j.value("workloadState", json::object());  // items() must not outlive it
-        for (const auto& [uid, w] : ws.items()) served.insert(uid);
-      }
+    json agent = agent_status(*plan, i);
+    for (const auto& p : agent.value("pods", json::array())) {
+      if (p.value("enrolled", false)) enrolled.insert(p.value("uid", ""));
     }
     nodes.push_back({{"name", plan->node_name(i)}, {"address", plan->node_ip(i)}, {"podCIDR", plan->pod_subnet(i)},
-                     {"agent", probe(*plan, "agent", i)}, {"captureMode", agent_mode(*plan, i)},
+                     {"agent", probe(*plan, "agent", i)}, {"captureMode", agent.value("mode", "")},
                      {"ztunnel", probe(*plan, "ztunnel", i)}});
   }
   json pods = json::array();
   for (auto p : st.value("pods", json::array())) {
     if (!o.ns.empty() && p.value("namespace", "") != o.ns) continue;
-    p["enrolled"] = served.count(p.value("uid", "")) > 0;
+    p["enrolled"] = enrolled.count(p.value("uid", "")) > 0;
     p.erase("containers");
     pods.push_back(p);
   }

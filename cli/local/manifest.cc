@@ -196,6 +196,12 @@ absl::StatusOr<std::vector<PodTemplate>> expand_workload(const Manifest& m) {
   for (int i = 0; i < replicas; ++i) {
     AMBIT_ASSIGN_OR_RETURN(auto p, pod_from_spec(tmpl["metadata"], tmpl["spec"], m.ns, str_cat(m.name, "-", i), m.source));
     p.owner = "Deployment/" + m.name;
+    // Kubernetes' pod-template-hash: 10 characters from [bcdfghjklmnpqrstvwxz2456789].
+    static constexpr char kAlphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+    uint64_t h = std::hash<std::string>{}(p.spec_hash() + m.name);
+    for (int c = 0; c < 10; ++c, h /= 27) p.template_hash.push_back(kAlphabet[h % 27]);
+    p.replica_set = str_cat(m.name, "-", p.template_hash);
+    p.labels["pod-template-hash"] = p.template_hash;
     out.push_back(std::move(p));
   }
   return out;
@@ -208,6 +214,12 @@ std::string realized_pod_yaml(const PodTemplate& pod, const std::string& node, c
   e << YAML::Key << "metadata" << YAML::Value << YAML::BeginMap;
   e << YAML::Key << "name" << YAML::Value << pod.name << YAML::Key << "namespace" << YAML::Value << pod.ns;
   e << YAML::Key << "uid" << YAML::Value << uid;
+  if (!pod.replica_set.empty()) {
+    e << YAML::Key << "ownerReferences" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+    e << YAML::Key << "apiVersion" << YAML::Value << "apps/v1" << YAML::Key << "kind" << YAML::Value << "ReplicaSet";
+    e << YAML::Key << "name" << YAML::Value << pod.replica_set << YAML::Key << "controller" << YAML::Value << true;
+    e << YAML::EndMap << YAML::EndSeq;
+  }
   e << YAML::Key << "labels" << YAML::Value << YAML::BeginMap;
   for (const auto& [k, v] : pod.labels) e << YAML::Key << k << YAML::Value << v;
   e << YAML::EndMap;

@@ -56,6 +56,9 @@ struct PodTemplate {
   std::string restart_policy = "Always";  // Always | OnFailure | Never
   std::vector<Container> containers;
   std::string owner;  // "Deployment/<name>" for replicas
+  // For replicas: the ReplicaSet a Deployment controller would have made ("<deploy>-<hash>") and
+  // its pod-template-hash, so istiod derives the workload name (the Deployment's) as in Kubernetes.
+  std::string replica_set, template_hash;
   // Fingerprint of everything but labels/annotations: a change means the pod is recreated;
   // a label change is applied in place (that is how enroll/release work on a running pod).
   std::string spec_hash() const;
