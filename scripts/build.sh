@@ -3,10 +3,14 @@
 #   scripts/build.sh release   -> build/release  (Release; the demo and benchmarks)
 #   scripts/build.sh test      -> build/test     (Debug + ASan/UBSan; every test)
 #   scripts/build.sh fuzz      -> build/fuzz     (clang + libFuzzer; fuzz targets only)
+#   scripts/build.sh release ambitctl istiod ...   -> only those targets
 # Two cores: -j2. ccache is used when installed (scripts/install-deps.sh installs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-release}
+shift || true
+targets=()
+for t in "$@"; do targets+=(--target "$t"); done
 jobs=${AMBIT_JOBS:-2}
 case "$kind" in
   release) args=(-DCMAKE_BUILD_TYPE=Release) ;;
@@ -16,4 +20,4 @@ case "$kind" in
   *) echo "usage: $0 release|test|fuzz" >&2; exit 2 ;;
 esac
 cmake -S . -B "build/$kind" -G Ninja "${args[@]}" >/dev/null
-cmake --build "build/$kind" -j"$jobs"
+cmake --build "build/$kind" -j"$jobs" "${targets[@]}"
