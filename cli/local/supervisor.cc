@@ -234,7 +234,10 @@ class Supervisor {
         c.proc.reset();
         c.failures = 0;
       }
-      if (!stopped && !c.proc && now >= c.next_start) start_component(c);
+      // Node components need the mesh root that istiod publishes when its CA is up (a DaemonSet
+      // would wait for the istio-ca-root-cert ConfigMap the same way).
+      bool deps = c.name == "istiod" || file_exists(plan_.ca_dir() + "/root-cert.pem");
+      if (!stopped && !c.proc && deps && now >= c.next_start) start_component(c);
     }
   }
 
