@@ -1,6 +1,7 @@
 #include "cli/output.h"
 
 #include <algorithm>
+#include <set>
 
 #include <yaml-cpp/yaml.h>
 
@@ -26,6 +27,20 @@ std::string Table::render() const {
 
 namespace {
 
+// Whether a YAML reader takes `s`, written plain, as something other than a string: the YAML 1.2
+// core schema's nulls, booleans and numbers, and YAML 1.1's y/n/yes/no/on/off, which Go's and
+// Python's YAML libraries still read as booleans. Errs on the side of quoting.
+bool reads_as_non_string(const std::string& s) {
+  static const std::set<std::string> kWords = {
+      "~",    "null", "Null", "NULL", "true",  "True",  "TRUE",  "false", "False", "FALSE", "y",     "Y",
+      "yes",  "Yes",  "YES",  "n",    "N",     "no",    "No",    "NO",    "on",    "On",    "ON",    "off",
+      "Off",  "OFF",  ".inf", ".Inf", ".INF",  "-.inf", "-.Inf", "-.INF", "+.inf", "+.Inf", "+.INF", ".nan",
+      ".NaN", ".NAN"};
+  if (s.empty() || kWords.count(s)) return true;
+  if (s.find_first_not_of("0123456789.-+eE") == std::string::npos) return true;  // 1, -2.5, 1e3
+  return s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o');           // 0x1f, 0o17
+}
+
 void emit(YAML::Emitter& e, const nlohmann::json& j) {
   switch (j.type()) {
     case nlohmann::json::value_t::object:
@@ -44,9 +59,7 @@ void emit(YAML::Emitter& e, const nlohmann::json& j) {
     case nlohmann::json::value_t::string: {
       // Quote strings YAML would read back as another type ("true", "1", "", "null").
       const auto& s = j.get_ref<const std::string&>();
-      bool plain = !s.empty() && s != "true" && s != "false" && s != "null" && s != "~" &&
-                   s.find_first_not_of("0123456789.-+eE") != std::string::npos;
-      if (plain) {
+      if (!reads_as_non_string(s)) {
         e << s;
       } else {
         e << YAML::DoubleQuoted << s;

@@ -26,6 +26,25 @@ std::map<std::string, std::string> string_map(const YAML::Node& n) {
   return out;
 }
 
+// RFC 1123 as Kubernetes applies it: labels of [a-z0-9-] that start and end alphanumeric; a name
+// (subdomain) is such labels joined by dots, at most 253 characters; a namespace is one label of at
+// most 63.
+bool dns1123_labels(const std::string& s, bool allow_dots, size_t max_size) {
+  if (s.empty() || s.size() > max_size) return false;
+  size_t start = 0;
+  while (true) {
+    size_t end = allow_dots ? s.find('.', start) : std::string::npos;
+    if (end == std::string::npos) end = s.size();
+    if (end == start || s[start] == '-' || s[end - 1] == '-') return false;
+    for (size_t i = start; i < end; ++i) {
+      unsigned char c = static_cast<unsigned char>(s[i]);
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+    }
+    if (end == s.size()) return true;
+    start = end + 1;
+  }
+}
+
 absl::Status add_document(const YAML::Node& doc, const std::string& where, const std::string& default_ns,
                           std::vector<Manifest>* out) {
   if (!doc || doc.IsNull()) return absl::OkStatus();
@@ -50,17 +69,19 @@ absl::Status add_document(const YAML::Node& doc, const std::string& where, const
   if (!meta || !meta.IsMap()) return absl::InvalidArgumentError(str_cat(where, ": ", kind, " missing metadata"));
   m.name = scalar(meta["name"]);
   if (m.name.empty()) return absl::InvalidArgumentError(str_cat(where, ": ", kind, " missing metadata.name"));
-  // Names end up in file, namespace and cgroup names: DNS-1123 labels only.
-  for (char c : m.name) {
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.')) {
-      return absl::InvalidArgumentError(str_cat(where, ": ", kind, " name \"", m.name, "\" is not a DNS-1123 name"));
-    }
+  // Names and namespaces end up in file, namespace and cgroup names: DNS-1123 only.
+  if (!dns1123_labels(m.name, true, 253)) {
+    return absl::InvalidArgumentError(str_cat(where, ": ", kind, " name \"", m.name, "\" is not a DNS-1123 name"));
   }
   if (m.namespaced()) {
     m.ns = scalar(meta["namespace"]);
     if (m.ns.empty()) {
       m.ns = default_ns;
       meta["namespace"] = default_ns;
+    }
+    if (!dns1123_labels(m.ns, false, 63)) {
+      return absl::InvalidArgumentError(
+          str_cat(where, ": ", kind, " ", m.name, " namespace \"", m.ns, "\" is not a DNS-1123 label"));
     }
   }
   if (m.kind == "Deployment" && m.api_version != "apps/v1") {
@@ -73,7 +94,7 @@ absl::Status add_document(const YAML::Node& doc, const std::string& where, const
 }  // namespace
 
 std::string Manifest::file_name() const {
-  return namespaced() ? str_cat(lower(kind), "-", ns, "-", name, ".yaml") : str_cat(lower(kind), "-", name, ".yaml");
+  return namespaced() ? str_cat(lower(kind), "-", ns, ".", name, ".yaml") : str_cat(lower(kind), "-", name, ".yaml");
 }
 
 std::string Manifest::yaml() const {
@@ -132,8 +153,10 @@ absl::StatusOr<PodTemplate> pod_from_spec(const YAML::Node& meta, const YAML::No
   PodTemplate p;
   p.ns = ns;
   p.name = name;
-  p.labels = string_map(meta["labels"]);
-  p.annotations = string_map(meta["annotations"]);
+  if (meta && meta.IsMap()) {  // a Deployment's template may have none
+    p.labels = string_map(meta["labels"]);
+    p.annotations = string_map(meta["annotations"]);
+  }
   if (!spec || !spec.IsMap()) return absl::InvalidArgumentError(str_cat(where, ": pod ", name, " missing spec"));
   p.node_name = scalar(spec["nodeName"]);
   if (auto sa = scalar(spec["serviceAccountName"]); !sa.empty()) p.service_account = sa;
@@ -150,6 +173,7 @@ absl::StatusOr<PodTemplate> pod_from_spec(const YAML::Node& meta, const YAML::No
   for (size_t i = 0; i < cs.size(); ++i) {
     Container c;
     std::string at = str_cat(where, ": pod ", name, " containers[", i, "]");
+    if (!cs[i].IsMap()) return absl::InvalidArgumentError(str_cat(at, " must be a mapping"));
     c.name = scalar(cs[i]["name"]);
     if (c.name.empty()) return absl::InvalidArgumentError(str_cat(at, " missing name"));
     for (const char* key : {"command", "args"}) {
@@ -162,7 +186,10 @@ absl::StatusOr<PodTemplate> pod_from_spec(const YAML::Node& meta, const YAML::No
       return absl::InvalidArgumentError(str_cat(at, " needs command (local mode runs processes, not images)"));
     }
     if (const YAML::Node& env = cs[i]["env"]; env && env.IsSequence()) {
-      for (const auto& e : env) c.env[scalar(e["name"])] = scalar(e["value"]);
+      for (const auto& e : env) {
+        if (!e.IsMap()) return absl::InvalidArgumentError(str_cat(at, ".env entries must be {name, value} mappings"));
+        c.env[scalar(e["name"])] = scalar(e["value"]);
+      }
     }
     p.containers.push_back(std::move(c));
   }
@@ -180,8 +207,9 @@ absl::StatusOr<std::vector<PodTemplate>> expand_workload(const Manifest& m) {
   }
   if (m.kind != "Deployment") return absl::InvalidArgumentError(str_cat(m.source, ": ", m.kind, " is not a workload"));
   const YAML::Node& spec = m.node["spec"];
+  if (!spec || !spec.IsMap()) return absl::InvalidArgumentError(str_cat(m.source, ": Deployment ", m.name, " missing spec.template"));
   int replicas = 1;
-  if (spec && spec["replicas"]) {
+  if (spec["replicas"]) {
     try {
       replicas = spec["replicas"].as<int>();
     } catch (const YAML::Exception&) {
@@ -191,8 +219,8 @@ absl::StatusOr<std::vector<PodTemplate>> expand_workload(const Manifest& m) {
   if (replicas < 0 || replicas > 50) {
     return absl::InvalidArgumentError(str_cat(m.source, ": Deployment ", m.name, " replicas must be 0..50"));
   }
-  const YAML::Node& tmpl = spec ? spec["template"] : YAML::Node();
-  if (!tmpl) return absl::InvalidArgumentError(str_cat(m.source, ": Deployment ", m.name, " missing spec.template"));
+  const YAML::Node& tmpl = spec["template"];
+  if (!tmpl || !tmpl.IsMap()) return absl::InvalidArgumentError(str_cat(m.source, ": Deployment ", m.name, " missing spec.template"));
   for (int i = 0; i < replicas; ++i) {
     AMBIT_ASSIGN_OR_RETURN(auto p, pod_from_spec(tmpl["metadata"], tmpl["spec"], m.ns, str_cat(m.name, "-", i), m.source));
     p.owner = "Deployment/" + m.name;

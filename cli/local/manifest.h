@@ -28,7 +28,8 @@ struct Manifest {
 
   bool namespaced() const { return kind != "Namespace" && kind != "Node"; }
   bool workload() const { return kind == "Pod" || kind == "Deployment"; }
-  // One file per object: "<kind>-<ns>-<name>.yaml" (lowercase kind; no ns for cluster-scoped).
+  // One file per object: "<kind>-<ns>.<name>.yaml" (lowercase kind; no ns for cluster-scoped).
+  // A namespace is one DNS label (no '.'), so the first '.' separates it: no two objects collide.
   std::string file_name() const;
   std::string yaml() const;  // the object, emitted back
 };

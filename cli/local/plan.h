@@ -10,7 +10,7 @@
 // State directory layout (documented in docs/local-mesh.md):
 //   mesh.json                       name, nodes, binaries directory
 //   config/                         istiod's config directory: one file per applied object, and
-//                                   pod-<ns>-<name>.yaml written by the supervisor (with IP, node)
+//                                   pod-<ns>.<name>.yaml written by the supervisor (with IP, node)
 //   workloads/                      Pods and Deployments as applied (the supervisor's input)
 //   ca/                             the mesh CA (root-cert.pem, root-key.pem)
 //   nodes/<node>/                   token (node credential), zds.sock, cni.sock, agent-state/
@@ -46,13 +46,13 @@ struct MeshPlan {
   std::string pod_subnet(int i) const;   // 10.40.i.0/24
   std::string pod_gateway(int i) const;  // 10.40.i.1
   std::string xds_address(int i) const;  // istiod on node1, over the underlay
-  std::string pod_netns(const std::string& ns, const std::string& pod) const { return name + "-pod-" + ns + "-" + pod; }
+  std::string pod_netns(const std::string& ns, const std::string& pod) const { return name + "-pod-" + ns + "." + pod; }
 
   // cgroup paths relative to the cgroup v2 root.
   std::string cgroup_root() const { return name; }
   std::string node_cgroup(int i) const { return name + "/" + node_name(i); }
   std::string pod_cgroup(int node, const std::string& ns, const std::string& pod) const {
-    return node_cgroup(node) + "/pod-" + ns + "-" + pod;
+    return node_cgroup(node) + "/pod-" + ns + "." + pod;
   }
   std::string control_cgroup() const { return name + "/control"; }  // istiod, supervisor
 

@@ -403,7 +403,7 @@ class Supervisor {
   }
 
   std::string pod_object_file(const PodRun& pod) const {
-    return str_cat(plan_.config_dir(), "/pod-", pod.tmpl.ns, "-", pod.tmpl.name, ".yaml");
+    return str_cat(plan_.config_dir(), "/pod-", pod.tmpl.ns, ".", pod.tmpl.name, ".yaml");
   }
 
   absl::Status write_pod_object(PodRun& pod) {
