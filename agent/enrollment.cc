@@ -89,6 +89,11 @@ void Enrollment::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Enrollment::set_wds_synced(std::function<bool()> synced) {
+  std::lock_guard lock(mu_);
+  wds_synced_ = std::move(synced);
+}
+
 void Enrollment::kick() {
   dirty_ = true;
   cv_.notify_all();
@@ -114,6 +119,7 @@ void Enrollment::loop() {
 void Enrollment::reconcile_locked(std::unique_lock<std::mutex>& lock) {
   std::vector<PodRecord> to_enroll, to_release;
   std::map<std::string, std::string> sa;
+  const bool complete = wds_synced_();
   for (const auto& [uid, p] : pods_) {
     const Wds* w = nullptr;
     bool want = desired_locked(p, &w);
@@ -121,7 +127,7 @@ void Enrollment::reconcile_locked(std::unique_lock<std::mutex>& lock) {
     if (want && !have) {
       to_enroll.push_back(p);
       sa[uid] = w->service_account.empty() ? "default" : w->service_account;
-    } else if (!want && have) {
+    } else if (!want && have && complete) {
       to_release.push_back(p);
     }
   }

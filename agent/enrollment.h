@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -65,6 +66,10 @@ class Enrollment {
   // WDS (from the xDS thread).
   void wds_upsert(const istio::workload::Workload& w);
   void wds_remove(const std::string& uid);
+  // Whether the WDS view is complete (istiod's initial state received). Until it is, nothing is
+  // released: a restarted agent starts with an empty view, and releasing the pods it adopted
+  // from the pins because istiod has not spoken yet would let their traffic out uncaptured.
+  void set_wds_synced(std::function<bool()> synced);
 
   // Pods ztunnel should have: the ZDS snapshot source. Pairs of (pod, service account).
   std::vector<std::pair<PodRecord, std::string>> snapshot() const;
@@ -78,6 +83,7 @@ class Enrollment {
     std::string service_account;
   };
   void loop();
+  std::function<bool()> wds_synced_ = [] { return true; };
   void reconcile_locked(std::unique_lock<std::mutex>& lock);
   bool desired_locked(const PodRecord& p, const Wds** w) const;
   absl::Status persist_locked() const;

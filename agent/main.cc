@@ -302,6 +302,7 @@ int main(int argc, char** argv) {
        },
        [e](const std::string& name) { e->wds_remove(name); }, nullptr}};
   xds::DeltaClient wds(xds::make_istiod_channel(f.xds, *root_pem, f.istiod_san), f.token, node, handlers, {}, f.xds);
+  enrollment->set_wds_synced([&wds] { return wds.synced(); });
   wds.start();
   enrollment->start();
 

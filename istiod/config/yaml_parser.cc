@@ -1,8 +1,11 @@
 #include "istiod/config/yaml_parser.h"
 
 #include <arpa/inet.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <functional>
 #include <sstream>
 
@@ -19,6 +22,26 @@ struct FieldError {
   std::string path;
   std::string msg;
 };
+
+// RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF.
+bool valid_utf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xe ? 2 : (c >> 3) == 0x1e ? 3 : 9;
+    if (n == 9 || i + n >= s.size()) return false;  // bad lead byte, or truncated sequence
+    uint32_t cp = n == 0 ? c : n == 1 ? (c & 0x1f) : n == 2 ? (c & 0x0f) : (c & 0x07);
+    for (size_t k = 1; k <= n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc >> 6) != 0x2) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += n + 1;
+  }
+  return true;
+}
 
 class Field {
  public:
@@ -37,6 +60,9 @@ class Field {
   std::string str(const std::string& def = "") const {
     if (!present()) return def;
     if (!n_.IsScalar()) fail("want a string");
+    // Strings end up in protobuf string fields, which must be UTF-8: a resource that ztunnel
+    // cannot parse would be NACKed as a whole, so refuse it here, naming the field.
+    if (!valid_utf8(n_.Scalar())) fail("not valid UTF-8");
     return n_.Scalar();
   }
   std::string required_str() const {
@@ -310,8 +336,9 @@ AuthorizationPolicy parse_authz(const Field& spec) {
       if (c.key == "destination.port") {
         for (auto* list : {&c.values, &c.not_values}) {
           for (const auto& v : *list) {
-            if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || std::stoi(v) < 1 ||
-                std::stoi(v) > 65535) {
+            // At most 5 digits before std::stoi, which throws (uncaught here) past INT_MAX.
+            if (v.empty() || v.size() > 5 || v.find_first_not_of("0123456789") != std::string::npos ||
+                std::stoi(v) < 1 || std::stoi(v) > 65535) {
               wf.fail(str_cat("destination.port value '", printable(v), "' is not a port"));
             }
           }
@@ -366,7 +393,21 @@ Gateway parse_gateway(const Field& spec) {
   return g;
 }
 
-std::string to_json(const YAML::Node& n);
+// Aliases let a few bytes of YAML describe a huge node graph ("billion laughs") or a cyclic one
+// (`spec: &a {rules: [*a]}`: yaml-cpp resolves the alias to the node being built). Every walk
+// over the parsed nodes is therefore bounded: by nesting depth, and by a budget per text that
+// grows with the text's size, so alias-free files of any size are never refused.
+constexpr int kMaxDepth = 64;
+constexpr int kMaxListDepth = 8;  // List items that are Lists
+constexpr size_t kNodeCost = 16;  // budget units per node, on top of the JSON bytes written
+struct Budget {
+  size_t left;
+};
+[[noreturn]] void too_large() {
+  throw FieldError{"", "the document expands (through YAML aliases) to more than this file may hold"};
+}
+
+void to_json(const YAML::Node& n, int depth, Budget* b, std::string* out);
 
 void json_string(std::string* out, const std::string& s) {
   out->push_back('"');
@@ -390,27 +431,48 @@ void json_string(std::string* out, const std::string& s) {
   out->push_back('"');
 }
 
-std::string to_json(const YAML::Node& n) {
+void charge(Budget* b, size_t cost) {
+  if (cost > b->left) {
+    b->left = 0;
+    too_large();
+  }
+  b->left -= cost;
+}
+
+void to_json(const YAML::Node& n, int depth, Budget* b, std::string* out) {
+  if (depth > kMaxDepth) throw FieldError{"", str_cat("nested more than ", kMaxDepth, " levels deep")};
+  charge(b, kNodeCost);
+  if (!n.IsDefined() || n.IsNull()) {
+    *out += "null";
+  } else if (n.IsScalar()) {
+    charge(b, n.Scalar().size());
+    json_string(out, n.Scalar());
+  } else if (n.IsSequence()) {
+    out->push_back('[');
+    for (size_t i = 0; i < n.size(); ++i) {
+      if (i) out->push_back(',');
+      to_json(n[i], depth + 1, b, out);
+    }
+    out->push_back(']');
+  } else {
+    out->push_back('{');
+    bool first = true;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      if (!first) out->push_back(',');
+      first = false;
+      charge(b, kNodeCost + it->first.Scalar().size());
+      json_string(out, it->first.Scalar());
+      out->push_back(':');
+      to_json(it->second, depth + 1, b, out);
+    }
+    out->push_back('}');
+  }
+}
+
+std::string to_json(const YAML::Node& n, Budget* b) {
   std::string out;
-  if (!n.IsDefined() || n.IsNull()) return "null";
-  if (n.IsScalar()) {
-    json_string(&out, n.Scalar());
-    return out;
-  }
-  if (n.IsSequence()) {
-    out = "[";
-    for (size_t i = 0; i < n.size(); ++i) out += (i ? "," : "") + to_json(n[i]);
-    return out + "]";
-  }
-  out = "{";
-  bool first = true;
-  for (auto it = n.begin(); it != n.end(); ++it) {
-    if (!first) out += ",";
-    first = false;
-    json_string(&out, it->first.Scalar());
-    out += ":" + to_json(it->second);
-  }
-  return out + "}";
+  to_json(n, 0, b, &out);
+  return out;
 }
 
 // FNV-1a 64: stable across runs and machines (unlike std::hash), enough to detect change.
@@ -448,10 +510,11 @@ constexpr KindInfo kKinds[] = {
 
 // Parses one document into `out`; returns false (with a rejection or notice) when it is not
 // accepted.
-void parse_object(const YAML::Node& doc, const std::string& source, ParseResult* out) {
+void parse_object(const YAML::Node& doc, const std::string& source, int list_depth, Budget* b, ParseResult* out) {
   Field root(doc, "");
   Rejection rej{source, "", "", "", ""};
   try {
+    charge(b, kNodeCost);
     if (!doc.IsMap()) root.fail("a document must be an object with apiVersion and kind");
     std::string api = root["apiVersion"].str();
     std::string kind = root["kind"].str();
@@ -460,8 +523,9 @@ void parse_object(const YAML::Node& doc, const std::string& source, ParseResult*
     rej.name = md["name"].str();
     rej.ns = md["namespace"].str();
     if (kind == "List") {
+      if (list_depth >= kMaxListDepth) root.fail(str_cat("Lists nested more than ", kMaxListDepth, " deep"));
       root["items"].each([&](const Field& item) {
-        parse_object(item.node(), str_cat(source, " ", item.path()), out);
+        parse_object(item.node(), str_cat(source, " ", item.path()), list_depth + 1, b, out);
       });
       return;
     }
@@ -482,7 +546,7 @@ void parse_object(const YAML::Node& doc, const std::string& source, ParseResult*
     auto obj = std::make_shared<ConfigObject>();
     obj->kind = info->k;
     obj->source = source;
-    obj->fingerprint = fingerprint(to_json(doc));
+    obj->fingerprint = fingerprint(to_json(doc, b));
     ObjectMeta& m = obj->meta;
     m.name = md["name"].required_str();
     bool namespaced = kind_is_namespaced(info->k);
@@ -526,7 +590,7 @@ void parse_object(const YAML::Node& doc, const std::string& source, ParseResult*
       case Kind::kAuthorizationPolicy: obj->spec = parse_authz(spec); break;
       case Kind::kPeerAuthentication: obj->spec = parse_peer_authn(spec); break;
       case Kind::kGateway: obj->spec = parse_gateway(spec); break;
-      case Kind::kHTTPRoute: obj->spec = HTTPRoute{to_json(spec.node())}; break;
+      case Kind::kHTTPRoute: obj->spec = HTTPRoute{to_json(spec.node(), b)}; break;
     }
     out->objects.push_back(std::move(obj));
   } catch (const FieldError& e) {
@@ -546,18 +610,56 @@ std::string Rejection::to_string() const {
   return str_cat(source, ": ", who, ": ", reason);
 }
 
+namespace {
+
+// Notes where the last document started; ignores everything else.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  YAML::Mark start = YAML::Mark::null_mark();
+  void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// yaml-cpp 0.7's LoadAll never returns on some malformed texts (a stray ',' where a node should
+// start, e.g. ",a: 1"; jbeder/yaml-cpp#1040, fixed upstream by #1318/#1319): the parser reports
+// an endless run of empty documents without consuming any input, and LoadAll collects them
+// until memory runs out. So walk the documents once without building them: a document that
+// starts where the previous one did is that loop, and is reported as a syntax error there.
+void check_documents_advance(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts starts;
+  int prev = -1;
+  while (parser.HandleNextDocument(starts)) {
+    if (starts.start.pos == prev) throw YAML::ParserException(starts.start, "unexpected token");
+    prev = starts.start.pos;
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<ParseResult> parse_yaml(std::string_view text, std::string_view source) {
   std::vector<YAML::Node> docs;
   try {
+    check_documents_advance(std::string(text));
     docs = YAML::LoadAll(std::string(text));
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(str_cat(source, ": YAML syntax error at line ", e.mark.line + 1,
                                               ", column ", e.mark.column + 1, ": ", e.msg));
   }
   ParseResult out;
+  // 16 MiB, or more for a larger text: far beyond what alias-free YAML of that size expands to.
+  Budget budget{std::max<size_t>(size_t{16} << 20, 64 * text.size())};
   for (size_t i = 0; i < docs.size(); ++i) {
     if (!docs[i].IsDefined() || docs[i].IsNull()) continue;  // empty document ("---\n---")
-    parse_object(docs[i], str_cat(source, "#", i + 1), &out);
+    parse_object(docs[i], str_cat(source, "#", i + 1), 0, &budget, &out);
   }
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -23,13 +24,37 @@ namespace {
 
 constexpr const char* kCtl = AMBIT_CTL_BIN;
 
-// Leftovers of an earlier run that crashed before its destructor: same name, so sweep them.
+// Leftovers of an earlier run that crashed before its destructor: meshes "ae<pid>" whose test
+// process is gone.
 void sweep_stale() {
+  auto stale = [](const std::string& n) {
+    if (n.size() < 3 || n.rfind("ae", 0) != 0) return false;
+    size_t end = n.find_first_not_of("0123456789", 2);
+    std::string pid = n.substr(2, end == std::string::npos ? std::string::npos : end - 2);
+    if (pid.empty() || (end != std::string::npos && n[end] != '-')) return false;
+    struct stat st {};
+    return ::stat(("/proc/" + pid).c_str(), &st) != 0;
+  };
   for (const auto& ns : sim::list_netns()) {
-    if (ns.rfind(std::string(LocalMesh::kName) + "-", 0) == 0) (void)sim::del_netns(ns);
+    if (stale(ns)) (void)sim::del_netns(ns);
   }
-  if (auto root = sim::cgroup2_root(); root.ok()) (void)sim::remove_cgroup(*root + "/" + LocalMesh::kName);
-  (void)sim::run_raw({"rm", "-rf", std::string("/sys/fs/bpf/") + LocalMesh::kName});
+  auto root = sim::cgroup2_root();
+  for (const std::string& dir : {root.value_or("/nonexistent"), std::string("/sys/fs/bpf")}) {
+    if (DIR* d = ::opendir(dir.c_str())) {
+      std::vector<std::string> gone;
+      while (dirent* e = ::readdir(d)) {
+        if (stale(e->d_name)) gone.push_back(dir + "/" + e->d_name);
+      }
+      ::closedir(d);
+      for (const auto& g : gone) {
+        if (dir == "/sys/fs/bpf") {
+          (void)sim::run_raw({"rm", "-rf", g});
+        } else {
+          (void)sim::remove_cgroup(g);
+        }
+      }
+    }
+  }
 }
 
 void collect_logs(const std::string& dir, const std::string& rel, std::string* out) {
@@ -65,7 +90,7 @@ int count_lines(const std::string& text, const std::string& word) {
   return n;
 }
 
-LocalMesh::LocalMesh(std::map<std::string, std::string> env) : env_(std::move(env)) {
+LocalMesh::LocalMesh(std::map<std::string, std::string> env) : name_("ae" + std::to_string(::getpid())), env_(std::move(env)) {
   sweep_stale();
   char tmpl[] = "/tmp/ambit-e2e-XXXXXX";
   dir_ = ::mkdtemp(tmpl) ? tmpl : "/tmp/ambit-e2e";
@@ -77,7 +102,6 @@ LocalMesh::~LocalMesh() {
   }
   auto r = ctl({"local", "down", "--purge"});
   if (r.exit_code != 0) std::fprintf(stderr, "local down failed: %s%s\n", r.out.c_str(), r.err.c_str());
-  sweep_stale();
   (void)sim::run_raw({"rm", "-rf", dir_});
 }
 
@@ -101,7 +125,7 @@ absl::StatusOr<sim::Process> LocalMesh::ctl_background(const std::vector<std::st
 }
 
 absl::Status LocalMesh::up(int nodes) {
-  auto r = ctl({"local", "up", "--name", kName, "--nodes", std::to_string(nodes)}, std::chrono::seconds(240));
+  auto r = ctl({"local", "up", "--name", name_, "--nodes", std::to_string(nodes)}, std::chrono::seconds(240));
   if (r.exit_code != 0) return absl::InternalError(str_cat("local up exited ", r.exit_code, ": ", r.out, r.err));
   return absl::OkStatus();
 }

@@ -25,7 +25,8 @@ class LocalMesh {
   ~LocalMesh();
 
   const std::string& dir() const { return dir_; }
-  static constexpr const char* kName = "ae2e";
+  // Prefix of the mesh's namespaces, cgroups and BPF pins.
+  const std::string& name() const { return name_; }
 
   // ambitctl --dir <dir> args... (never fails the test by itself).
   sim::CommandResult ctl(const std::vector<std::string>& args, std::chrono::seconds timeout = std::chrono::seconds(120));
@@ -44,6 +45,7 @@ class LocalMesh {
  private:
   absl::Status write_temp(const std::string& yaml, std::string* path);
   std::string dir_;
+  std::string name_;
   std::map<std::string, std::string> env_;
   int temp_seq_ = 0;
 };

@@ -175,7 +175,7 @@ TEST_CASE("local up is idempotent and local down leaves no namespace, cgroup, BP
   LocalMesh m;
   AMBIT_REQUIRE_OK(m.up());
   AMBIT_REQUIRE_OK(m.apply(kApps));
-  auto again = m.ctl({"local", "up", "--name", LocalMesh::kName});
+  auto again = m.ctl({"local", "up", "--name", m.name()});
   CHECK_MESSAGE(again.exit_code == 0, again.out, again.err);
   CHECK(again.out.find("already up") != std::string::npos);
   auto status = m.ctl({"local", "status", "-o", "json"});
@@ -188,6 +188,30 @@ TEST_CASE("local up is idempotent and local down leaves no namespace, cgroup, BP
     CHECK_MESSAGE(p.value("enrolled", false) == (p.value("namespace", "") == "demo"), p.dump());
   }
   for (const auto& n : j["nodes"]) CHECK_MESSAGE(n.value("captureMode", "") == "ebpf", n.dump());
+
+  // restartPolicy: Never runs once; Always restarts a crashing container (with backoff).
+  AMBIT_REQUIRE_OK(m.apply(R"(apiVersion: v1
+kind: Pod
+metadata: {name: once, namespace: outside}
+spec: {nodeName: node2, restartPolicy: Never, containers: [{name: main, command: [sh, -c, "echo done once"]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: crashy, namespace: outside}
+spec: {nodeName: node2, containers: [{name: main, command: [sh, -c, "echo crashing; exit 3"]}]}
+)", false));
+  auto pod_field = [&](const std::string& name, const char* field) {
+    auto st = nlohmann::json::parse(m.ctl({"-n", "outside", "local", "status", "-o", "json"}).out, nullptr, false);
+    for (const auto& p : st.is_object() ? st["pods"] : nlohmann::json::array()) {
+      if (p.value("name", "") == name) return p[field].dump();
+    }
+    return std::string();
+  };
+  CHECK(eventually([&] { return pod_field("once", "phase") == "\"Completed\""; }));
+  CHECK(pod_field("once", "restarts") == "0");
+  CHECK(eventually([&] { return std::atoi(pod_field("crashy", "restarts").c_str()) >= 2; }));
+  CHECK(m.ctl({"-n", "outside", "local", "logs", "once"}).out.find("done once") != std::string::npos);
+  CHECK(count_lines(m.ctl({"-n", "outside", "local", "logs", "crashy"}).out, "crashing") >= 2);
   // A pid of a pod process, to check it is gone afterwards.
   auto pid_line = m.exec_pod("demo", "client", {"sh", "-c", "echo $$"});
   auto down = m.ctl({"local", "down"});
@@ -195,11 +219,11 @@ TEST_CASE("local up is idempotent and local down leaves no namespace, cgroup, BP
   CHECK(down.out.find("no namespaces, cgroups, BPF pins or processes left") != std::string::npos);
   auto ns = sim::run({"ip", "netns", "list"});
   REQUIRE(ns.ok());
-  CHECK_MESSAGE(ns->find(std::string(LocalMesh::kName) + "-") == std::string::npos, *ns);
+  CHECK_MESSAGE(ns->find(std::string(m.name()) + "-") == std::string::npos, *ns);
   struct stat st {};
-  CHECK(::stat((std::string("/sys/fs/bpf/") + LocalMesh::kName).c_str(), &st) != 0);
-  auto cg = sim::run({"sh", "-c", std::string("ls -d /sys/fs/cgroup/") + LocalMesh::kName + " /sys/fs/cgroup/unified/" +
-                                      LocalMesh::kName + " 2>/dev/null || true"});
+  CHECK(::stat((std::string("/sys/fs/bpf/") + m.name()).c_str(), &st) != 0);
+  auto cg = sim::run({"sh", "-c", std::string("ls -d /sys/fs/cgroup/") + m.name() + " /sys/fs/cgroup/unified/" +
+                                      m.name() + " 2>/dev/null || true"});
   CHECK_MESSAGE(trim(cg.value_or("x")).empty(), cg.value_or(""));
   CHECK_MESSAGE(processes_mentioning(m.dir()).empty(), processes_mentioning(m.dir()));
   // Down twice is fine.
@@ -365,8 +389,14 @@ TEST_CASE("agent kill -9 under traffic loses nothing, ztunnel kill -9 fails clos
   REQUIRE(code.has_value());
   CHECK_MESSAGE(*code == 0, traffic->log());
   CHECK(count_lines(traffic->log(), "ok") == 120);
-  // The supervisor restarted both agents, which adopted their pins.
+  // The supervisor restarted both agents, which adopted their pins — and released nothing while
+  // their view of istiod was still empty.
   CHECK(eventually([&] { return m.ctl({"local", "wait", "--timeout", "5"}).exit_code == 0; }, 60s));
+  for (const char* node : {"node1", "node2"}) {
+    std::string agent_log = m.ctl({"local", "logs", "--component", "agent", "--node", node}).out;
+    CHECK_MESSAGE(agent_log.find("adopted") != std::string::npos, agent_log);
+    CHECK_MESSAGE(agent_log.find("released pod") == std::string::npos, agent_log);
+  }
 
   // ztunnel on the client's node: killed, connections fail (closed, never bypassed) until the
   // supervisor's restart is ready; the underlay never carries the payload in the clear.

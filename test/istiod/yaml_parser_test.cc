@@ -256,3 +256,18 @@ TEST_CASE("validators") {
   CHECK(validate_label_key("istio.io/dataplane-mode").ok());
   CHECK_FALSE(validate_label_key("/x").ok());
 }
+
+TEST_CASE("strings must be valid UTF-8: a bad byte is refused naming the field, other scripts are fine") {
+  std::string bad = only_rejection("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa, namespace: \"d\xff\"}\n");
+  CHECK_MESSAGE(bad.find("not valid UTF-8") != std::string::npos, bad);
+  CHECK_MESSAGE(bad.find("metadata.namespace") != std::string::npos, bad);
+  // Overlong encoding of '/', a lone surrogate, and a truncated sequence.
+  for (const char* s : {"\xc0\xaf", "\xed\xa0\x80", "ab\xe2\x82"}) {
+    std::string r = only_rejection(std::string("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {serviceAccountName: \"") + s + "\"}\n");
+    CHECK_MESSAGE(r.find("not valid UTF-8") != std::string::npos, r);
+  }
+  auto ok = parse_yaml("apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {note: \"caf\xc3\xa9 \xf0\x9f\x98\x80\"}}\n", "t.yaml");
+  REQUIRE(ok.ok());
+  CHECK_MESSAGE(ok->rejections.empty(), (ok->rejections.empty() ? std::string() : ok->rejections[0].to_string()));
+  CHECK(ok->objects.size() == 1);
+}

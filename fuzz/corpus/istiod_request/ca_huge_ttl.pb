@@ -1,0 +1,12 @@
+
+¬-----BEGIN CERTIFICATE REQUEST-----
+MIIBAjCBqgIBADAAMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEXvXLdp3d5QhQ
+TaTju1TqqPPgNgvGRbc+S3DG64NQ/E2Cwqo+y5MDR5oqElEXalGWfMGbr4v6ZOvH
+Fh4opDKC5aBIMEYGCSqGSIb3DQEJDjE5MDcwNQYDVR0RAQH/BCswKYYnc3BpZmZl
+Oi8vY2x1c3Rlci5sb2NhbC9ucy9kZW1vL3NhL3NsZWVwMAoGCCqGSM49BAMCA0cA
+MEQCIC3aZpUIgPZbFfO/wm/Z1bt9injkwK/WNGNcOCmj9gWqAiBaegAgbiRT+/vk
+qOjFFltQyZRkyHrS/uhcp6EFs/KbVw==
+-----END CERTIFICATE REQUEST-----
+ÿÿÿÿÿÿÿÿ"C
+A
+ImpersonatedIdentity)'spiffe://cluster.local/ns/demo/sa/sleep

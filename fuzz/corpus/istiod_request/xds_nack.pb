@@ -1,0 +1,1 @@
+0type.googleapis.com/istio.security.Authorization27:0,rejected policy demo/deny-all: bad principal
