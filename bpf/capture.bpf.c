@@ -312,6 +312,17 @@ int ambit_getpeername6(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
+#define AMBIT_IP_MF 0x2000
+#define AMBIT_IP_OFFSET 0x1fff
+
+static __always_inline struct ambit_pod_ip *enrolled_pod_ip(__u32 daddr)
+{
+	struct ambit_ip_key key;
+	set_v4(key.addr, daddr);
+	struct ambit_pod_ip *pod = bpf_map_lookup_elem(&ambit_pod_ips, &key);
+	return pod && (pod->flags & AMBIT_POD_ENROLLED) ? pod : NULL;
+}
+
 /* Inbound steering, attached at tc ingress on an enrolled pod's interface (inside its netns).
  * Only the SYN is assigned: later packets find the request/established socket by the normal
  * lookup (assigning every packet to the listener resets the connection). */
@@ -324,17 +335,25 @@ int ambit_inbound(struct __sk_buff *skb)
 	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
 		return TC_ACT_OK;
 	struct iphdr *ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_TCP || ip->ihl != 5)
+	if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_TCP)
 		return TC_ACT_OK;
-	struct tcphdr *tcp = (void *)(ip + 1);
+	/* IP reassembles after this hook: a SYN in fragments (or in a first fragment too short to
+	 * show its flags) would reach the app unexamined. TCP to an enrolled pod must arrive whole
+	 * (fail closed); TCP senders set DF, so legitimate traffic is practically never fragmented. */
+	if (ip->frag_off & bpf_htons(AMBIT_IP_MF | AMBIT_IP_OFFSET))
+		return enrolled_pod_ip(ip->daddr) ? TC_ACT_SHOT : TC_ACT_OK;
+	/* The TCP header follows the IPv4 options: any sender may add some (IP_OPTIONS needs no
+	 * privilege), and a SYN with options is still a new inbound connection. */
+	__u32 ihl = ip->ihl;
+	if (ihl < 5)
+		return TC_ACT_OK; /* malformed: the IP layer drops it */
+	struct tcphdr *tcp = (void *)ip + ihl * 4;
 	if ((void *)(tcp + 1) > end)
 		return TC_ACT_OK;
 	if (!tcp->syn || tcp->ack)
 		return TC_ACT_OK;
-	struct ambit_ip_key key;
-	set_v4(key.addr, ip->daddr);
-	struct ambit_pod_ip *pod = bpf_map_lookup_elem(&ambit_pod_ips, &key);
-	if (!pod || !(pod->flags & AMBIT_POD_ENROLLED))
+	struct ambit_pod_ip *pod = enrolled_pod_ip(ip->daddr);
+	if (!pod)
 		return TC_ACT_OK;
 	__u16 dport = tcp->dest;
 	if (dport == bpf_htons(AMBIT_PORT_HBONE) || dport == bpf_htons(AMBIT_PORT_INBOUND_PLAINTEXT) ||

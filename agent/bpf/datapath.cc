@@ -29,12 +29,20 @@ bool exists(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0;
 }
 
+// Directories are created with no permission bits at all. The pins are root's, and owner bits
+// would admit any uid-0 process even with every capability dropped: since Linux 6.5 BPF_OBJ_GET
+// has no capability check of its own, so bpffs permissions are the only gate, and a root process
+// in a pod that sees this bpffs could open the maps, delete its enrollment, detach the links or
+// unpin them. With mode 0, looking a pin up takes CAP_DAC_READ_SEARCH and pinning or unpinning
+// CAP_DAC_OVERRIDE, which the agent (privileged) has and a pod's root must not.
 absl::Status mkdirs(const std::string& path) {
   std::string cur;
   for (auto part : split_nonempty(path, '/')) {
     str_append(&cur, "/", part);
-    if (::mkdir(cur.c_str(), 0700) != 0 && errno != EEXIST) return errno_error(errno, "mkdir ", cur);
+    if (::mkdir(cur.c_str(), 0) != 0 && errno != EEXIST) return errno_error(errno, "mkdir ", cur);
   }
+  // The pin directory is ours even if an older agent created it with 0700.
+  if (::chmod(path.c_str(), 0) != 0) return errno_error(errno, "chmod 0 ", path);
   return absl::OkStatus();
 }
 

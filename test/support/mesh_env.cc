@@ -281,7 +281,11 @@ absl::Status MeshEnv::start_ztunnel(int node, std::vector<std::string> extra) {
   std::vector<std::string> argv = {kZtunnel, "--node-name", str_node(node), "--instance-ip", ip,
                                    "--xds-address", xds, "--root-cert", ca_dir() + "/root-cert.pem",
                                    "--token", tokens_.at(static_cast<size_t>(node)), "--zds-socket",
-                                   str_cat(dir_, "/zds-", str_node(node), ".sock"), "--log-level", "info"};
+                                   str_cat(dir_, "/zds-", str_node(node), ".sock")};
+  // Info by default; a caller's own --log-level (benchmarks: warn) replaces it.
+  if (std::find(opts_.ztunnel_args.begin(), opts_.ztunnel_args.end(), "--log-level") == opts_.ztunnel_args.end()) {
+    argv.insert(argv.end(), {"--log-level", "info"});
+  }
   argv.insert(argv.end(), opts_.ztunnel_args.begin(), opts_.ztunnel_args.end());
   argv.insert(argv.end(), extra.begin(), extra.end());
   AMBIT_ASSIGN_OR_RETURN(ztunnels_[static_cast<size_t>(node)],
