@@ -60,6 +60,11 @@ absl::Status Enrollment::load() {
     if (capture_->captured(captured(p))) {
       enrolled_.insert(p.uid);
       in_ztunnel_.insert(p.uid);
+      // Re-apply the capture idempotently: the tc filter is replaced in place (no window), so a
+      // pod captured by the previous agent runs this agent's inbound program from now on.
+      if (auto s = capture_->enroll(captured(p)); !s.ok()) {
+        lg().warn("refreshing capture of {}/{}: {} (the previous agent's programs stay)", p.ns, p.name, s.message());
+      }
     }
     pods_[p.uid] = p;
   }

@@ -9,7 +9,8 @@
 //   maps (pods, pod_ips, orig, sk_orig, excl_ports, stats, meta): keep enrollment, in-flight
 //     original destinations and counters across agent restarts.
 // Not pinned: the tc ingress filters, which are netlink objects rather than links (libbpf 1.1):
-// they persist in each pod's clsact qdisc anyway and are re-created (replaced) on reconcile.
+// they persist in each pod's clsact qdisc anyway, and a restarted agent replaces them in place
+// with its own program when it loads the pods it finds still captured (Enrollment::load).
 #pragma once
 
 #include <array>
