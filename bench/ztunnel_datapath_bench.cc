@@ -42,6 +42,10 @@ double field(const std::string& out, const std::string& key) {
 struct ProcStat {
   double cpu_s = 0;
   double rss_mb = 0;
+  // Proportional and private memory: shared-library pages (gRPC, OpenSSL, protobuf: most of RSS)
+  // are shared with every process using them and count once per machine.
+  double pss_mb = 0;
+  double private_mb = 0;
 };
 
 ProcStat proc(pid_t pid) {
@@ -59,6 +63,12 @@ ProcStat proc(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   while (std::getline(status, line)) {
     if (line.rfind("VmRSS:", 0) == 0) s.rss_mb = std::atof(line.c_str() + 6) / 1024.0;
+  }
+  std::ifstream rollup("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  while (std::getline(rollup, line)) {
+    if (line.rfind("Pss:", 0) == 0) s.pss_mb = std::atof(line.c_str() + 4) / 1024.0;
+    if (line.rfind("Private_Clean:", 0) == 0) s.private_mb += std::atof(line.c_str() + 14) / 1024.0;
+    if (line.rfind("Private_Dirty:", 0) == 0) s.private_mb += std::atof(line.c_str() + 14) / 1024.0;
   }
   return s;
 }
@@ -196,6 +206,8 @@ int main(int argc, char** argv) {
   std::printf("\nadded p50 latency per HBONE hop (64 B, two hops): %.1f us\n", (a64 - d64) / 2);
   std::printf("ztunnel CPU-seconds per GB (both ztunnels, 1 stream): %.2f\n", median(res["ztunnel_cpu_s_per_gb"]["ambit"]));
   std::printf("ztunnel RSS idle: node1 %.1f MB, node2 %.1f MB\n", idle1.rss_mb, idle2.rss_mb);
+  std::printf("ztunnel PSS idle: node1 %.1f MB, node2 %.1f MB; private: node1 %.1f MB, node2 %.1f MB\n",
+              idle1.pss_mb, idle2.pss_mb, idle1.private_mb, idle2.private_mb);
   if (held) {
     std::printf("ztunnel RSS with 1000 idle tunnelled connections: node1 %.1f MB (+%.1f KiB/conn), node2 %.1f MB (+%.1f KiB/conn)\n",
                 busy1.rss_mb, (busy1.rss_mb - idle1.rss_mb) * 1024 / 1000, busy2.rss_mb,
