@@ -34,18 +34,18 @@ run ambitctl -n demo local exec client -- ambit-echo client "http://$vip/hello" 
 step "4. Proof that it crossed the underlay as mutual TLS"
 echo "TCP with a recognizable payload while a sniffer watches the link between node1 and node2:"
 sniff_start
-ambitctl -n demo local exec client -- "$py" "$tools/tcp_client.py" "$vip:9000" --count 3 --size 2048 | sort | uniq -c
+ambitctl -n demo local exec client -- "$py" "$tools/tcp_client.py" "$vip:9000" --count 3 --size 2048 | sort | uniq -c || true
 sniff_result
 echo
 echo "node2's ztunnel metrics (reporter=destination):"
 ambitctl local exec --node node2 -- curl -s localhost:15020/metrics \
   | grep '^istio_tcp_connections_opened_total{reporter="destination"' \
   | grep -o 'source_principal="[^"]*"\|destination_principal="[^"]*"\|connection_security_policy="[^"]*"\|} [0-9]*' \
-  | paste -sd' ' | sed 's/ source_principal/\nsource_principal/g'
+  | paste -sd' ' | sed 's/ source_principal/\nsource_principal/g' || true
 echo
 echo "node2's ztunnel access log:"
 ambitctl local logs --component ztunnel --node node2 | grep 'connection complete' | grep 'direction=inbound' | tail -1 \
-  | grep -o 'src.identity=[^ ]*\|dst.identity=[^ ]*\|security=[^ ]*' | paste -sd' '
+  | grep -o 'src.identity=[^ ]*\|dst.identity=[^ ]*\|security=[^ ]*' | paste -sd' ' || true
 echo
 run ambitctl ztunnel-config workload -n demo
 run ambitctl ztunnel-config certificate --node node2
@@ -55,7 +55,7 @@ run ambitctl local apply -f examples/policies/deny-client.yaml
 sleep 1
 run ambitctl -n demo local exec client -- ambit-echo client "http://$vip/hello" --count 3 || echo "(denied, as intended)"
 ambitctl local logs --component ztunnel --node node2 | grep 'policy=demo/deny-client' | tail -1 \
-  | grep -o 'src.identity=[^ ]*\|policy=[^ ]*\|error="[^"]*"' | paste -sd' '
+  | grep -o 'src.identity=[^ ]*\|policy=[^ ]*\|error="[^"]*"' | paste -sd' ' || true
 run ambitctl local delete -f examples/policies/deny-client.yaml
 
 step "6. Release the namespace from the mesh: traffic flows in plaintext"
@@ -67,7 +67,7 @@ echo_ip=$(ambitctl -n demo local status -o json | "$py" -c 'import json,sys; pri
 inbound_before=$(inbound_count)
 run ambitctl -n demo local exec client -- ambit-echo client "http://$echo_ip:8080/hello" --count 5
 sniff_start
-ambitctl -n demo local exec client -- "$py" "$tools/tcp_client.py" "$echo_ip:9000" --count 3 --size 2048 | sort | uniq -c
+ambitctl -n demo local exec client -- "$py" "$tools/tcp_client.py" "$echo_ip:9000" --count 3 --size 2048 | sort | uniq -c || true
 sniff_result
 echo "connections node2's ztunnel handled meanwhile: $(( $(inbound_count) - inbound_before ))"
 run ambitctl dataplane enroll -n demo
