@@ -1,7 +1,7 @@
 // Data-path benchmark over two simulated nodes (network namespaces joined by an underlay veth),
 // all variants measured in the same run and reported as ratios:
 //   direct   — TCP from a non-mesh pod to a non-mesh pod (no capture, no proxy): the baseline;
-//   ambit    — enrolled pods: Istio's in-pod capture → ztunnel → HBONE (mTLS, HTTP/2) →
+//   ambit    — enrolled pods: Ambit's eBPF capture (the real ambit-agent) → ztunnel → HBONE (mTLS, HTTP/2) →
 //              ztunnel → app; release builds of the real istiod/ztunnel processes;
 //   stunnel  — a stunnel4 TLS 1.3 mutual-auth tunnel pair between two non-mesh pods, what a user
 //              would pick instead for an mTLS tunnel.
@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
              {.name = "pserver", .node = 1, .sa = "plain", .enrolled = false, .app = serve},
              {.name = "sclient", .node = 0, .sa = "plain", .enrolled = false, .app = serve},
              {.name = "sserver", .node = 1, .sa = "plain", .enrolled = false, .app = serve}},
-            {}, MeshOptions{.ztunnel_args = {"--log-level", "warn"}});
+            {}, MeshOptions{.agent_mode = "ebpf", .ztunnel_args = {"--log-level", "warn"}});
   if (auto s = m.start(); !s.ok()) {
     std::fprintf(stderr, "setup failed: %s\n%s\n", s.ToString().c_str(), m.logs().c_str());
     return 1;
@@ -142,11 +142,19 @@ int main(int argc, char** argv) {
   std::vector<Variant> variants = {{"direct", "pclient", m.pod_ip("pserver"), 9000},
                                    {"ambit", "client", m.pod_ip("server"), 9000},
                                    {"stunnel", "sclient", "127.0.0.1", 19000}};
+  // Clients run in their pod's netns *and* cgroup: eBPF capture applies per cgroup, so a client
+  // outside it would bypass the client-side ztunnel (and measure something else).
+  int runs = 0;
   auto run = [&](const Variant& v, const std::vector<std::string>& args) {
     std::vector<std::string> argv = {kNetperf};
     argv.insert(argv.end(), args.begin(), args.end());
-    auto r = m.exec(m.pod_ns(v.pod), argv);
-    return r.ok() ? *r : std::string("error=") + std::string(r.status().message());
+    auto p = h.spawn(m.pod_ns(v.pod), m.pod_cgroup(v.pod), argv, str_cat("run-", ++runs));
+    if (!p.ok()) return std::string("error=") + std::string(p.status().message());
+    if (!(*p)->wait_for(std::chrono::seconds(120)).has_value()) {
+      (*p)->kill();
+      return std::string("error=timeout");
+    }
+    return (*p)->log();
   };
   auto addr = [](const Variant& v, int off) { return str_cat(v.host, ":", v.base_port + off); };
 
@@ -181,7 +189,7 @@ int main(int argc, char** argv) {
   // Memory: idle, then with 1,000 idle tunnelled connections held open.
   std::this_thread::sleep_for(2s);
   ProcStat idle1 = proc(z1), idle2 = proc(z2);
-  auto holder = h.spawn(m.pod_ns("client"), "",
+  auto holder = h.spawn(m.pod_ns("client"), m.pod_cgroup("client"),
                         {kNetperf, "hold", "--to", addr(variants[1], 0), "--conns", "1000", "--seconds", "20"}, "holder");
   bool held = false;
   for (int i = 0; i < 300 && holder.ok(); ++i) {
