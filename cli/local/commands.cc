@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -406,41 +407,57 @@ int local_apply(const LocalOptions& o, const std::vector<std::string>& files, bo
       }
     }
   }
-  std::vector<std::string> written;
+  struct Written {
+    std::string what, verb, file, path;
+    std::optional<std::string> previous;  // nullopt: the object is new
+    bool rejected = false;
+  };
+  std::vector<Written> results;
   for (auto& m : *objs) {
     if (m.kind == "Service") {
       auto it = existing_vip.find(m.ns + "/" + m.name);
       if (it != existing_vip.end() && !(m.node["spec"]["clusterIP"])) m.node["spec"]["clusterIP"] = it->second;
       if (auto s = assign_cluster_ip(m, used); !s.ok()) return fail(s);
     }
-    std::string path = object_path(*plan, m);
+    Written w{str_cat(lower_kind(m), "/", m.name), "", m.file_name(), object_path(*plan, m), std::nullopt};
     std::string text = m.yaml();
-    auto old = crypto::read_file(path);
-    const char* verb = !old.ok() ? "created" : *old == text ? "unchanged" : "configured";
-    if (!old.ok() || *old != text) {
-      if (auto s = crypto::write_file_atomic(path, text); !s.ok()) return fail(s);
-      written.push_back(m.file_name());
+    auto old = crypto::read_file(w.path);
+    if (old.ok()) w.previous = *old;
+    w.verb = !old.ok() ? "created" : *old == text ? "unchanged" : "configured";
+    if (w.verb != "unchanged") {
+      if (auto s = crypto::write_file_atomic(w.path, text); !s.ok()) return fail(s);
     }
-    std::printf("%s/%s %s\n", lower_kind(m).c_str(), m.name.c_str(), verb);
+    results.push_back(std::move(w));
   }
-  // istiod validates what it reads; report its rejections of what we just wrote.
+  // istiod validates what it reads. What it rejects is taken back — the previous version (or
+  // nothing) stays in force, as with a rejected `kubectl apply` — and reported.
   int rc = 0;
-  if (!written.empty()) {
+  bool any_written = std::any_of(results.begin(), results.end(), [](const Written& w) { return w.verb != "unchanged"; });
+  if (any_written) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     auto r = http_get_in_netns(plan->node_netns(1), 15014, "/debug/config_rejections");
-    if (r.ok() && r->status == 200) {
-      auto rej = json::parse(r->body, nullptr, false);
-      for (const auto& x : rej.is_array() ? rej : json::array()) {
-        std::string src = x.value("source", "");
-        for (const auto& w : written) {
-          if (src.find(w) != std::string::npos) {
-            std::fprintf(stderr, "ambitctl: istiod rejected %s %s/%s: %s\n", x.value("kind", "").c_str(),
-                         x.value("namespace", "").c_str(), x.value("name", "").c_str(), x.value("reason", "").c_str());
-            rc = 1;
+    auto rej = r.ok() && r->status == 200 ? json::parse(r->body, nullptr, false) : json::array();
+    for (const auto& x : rej.is_array() ? rej : json::array()) {
+      std::string src = x.value("source", "");
+      for (auto& w : results) {
+        if (w.verb == "unchanged" || src.find(w.file) == std::string::npos) continue;
+        std::fprintf(stderr, "ambitctl: istiod rejected %s %s/%s: %s\n", x.value("kind", "").c_str(),
+                     x.value("namespace", "").c_str(), x.value("name", "").c_str(), x.value("reason", "").c_str());
+        if (!w.rejected) {
+          if (w.previous) {
+            (void)crypto::write_file_atomic(w.path, *w.previous);
+          } else {
+            ::unlink(w.path.c_str());
           }
         }
+        w.rejected = true;
+        rc = 1;
       }
     }
+  }
+  for (const auto& w : results) {
+    std::printf("%s %s\n", w.what.c_str(),
+                w.rejected ? (w.previous ? "rejected (previous version kept)" : "rejected (not created)") : w.verb.c_str());
   }
   if (wait && rc == 0) {
     if (auto s = wait_pods_running(*plan, 120); !s.ok()) return fail(s);

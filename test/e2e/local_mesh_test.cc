@@ -212,8 +212,23 @@ spec: {nodeName: node2, containers: [{name: main, command: [sh, -c, "echo crashi
   CHECK(eventually([&] { return std::atoi(pod_field("crashy", "restarts").c_str()) >= 2; }));
   CHECK(m.ctl({"-n", "outside", "local", "logs", "once"}).out.find("done once") != std::string::npos);
   CHECK(count_lines(m.ctl({"-n", "outside", "local", "logs", "crashy"}).out, "crashing") >= 2);
-  // A pid of a pod process, to check it is gone afterwards.
-  auto pid_line = m.exec_pod("demo", "client", {"sh", "-c", "echo $$"});
+  // What istiod rejects is reported with its reason and taken back.
+  auto bad = m.apply("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+                     "metadata: {name: p, namespace: demo}\nspec: {action: MAYBE}\n", false);
+  REQUIRE_FALSE(bad.ok());
+  CHECK_MESSAGE(std::string(bad.message()).find("unknown action 'MAYBE'") != std::string::npos, bad.message());
+  CHECK_MESSAGE(std::string(bad.message()).find("rejected (not created)") != std::string::npos, bad.message());
+  struct stat pst {};
+  CHECK(::stat((m.dir() + "/config/authorizationpolicy-demo.p.yaml").c_str(), &pst) != 0);
+
+  // Every process of every pod (from the pods' cgroups), to check they are gone afterwards.
+  std::vector<std::string> pod_pids;
+  auto before = nlohmann::json::parse(m.ctl({"local", "status", "-o", "json"}).out, nullptr, false);
+  for (const auto& p : before.is_object() ? before["pods"] : nlohmann::json::array()) {
+    std::string procs = crypto::read_file(p.value("cgroup", "") + "/cgroup.procs").value_or("");
+    for (auto pid : split_nonempty(procs, '\n')) pod_pids.emplace_back(pid);
+  }
+  CHECK(pod_pids.size() >= 5);
   auto down = m.ctl({"local", "down"});
   CHECK_MESSAGE(down.exit_code == 0, down.out, down.err);
   CHECK(down.out.find("no namespaces, cgroups, BPF pins or processes left") != std::string::npos);
@@ -226,6 +241,10 @@ spec: {nodeName: node2, containers: [{name: main, command: [sh, -c, "echo crashi
                                       m.name() + " 2>/dev/null || true"});
   CHECK_MESSAGE(trim(cg.value_or("x")).empty(), cg.value_or(""));
   CHECK_MESSAGE(processes_mentioning(m.dir()).empty(), processes_mentioning(m.dir()));
+  for (const auto& pid : pod_pids) {
+    struct stat ps {};
+    CHECK_MESSAGE(::stat(("/proc/" + pid).c_str(), &ps) != 0, "pod process ", pid, " survived local down");
+  }
   // Down twice is fine.
   CHECK(m.ctl({"local", "down"}).exit_code == 0);
 }
