@@ -159,28 +159,24 @@ class Supervisor {
       AMBIT_ASSIGN_OR_RETURN(std::string node_cg, sim::create_cgroup(plan_.node_cgroup(i)));
       std::string nd = plan_.node_dir(i);
       AMBIT_RETURN_IF_ERROR(sim::run({"mkdir", "-p", str_cat(plan_.logs_dir(), "/", plan_.node_name(i))}).status());
-      Component agent;
-      agent.name = component_name("agent", plan_, i);
-      agent.node = i;
-      agent.netns = plan_.node_netns(i);
-      agent.cgroup = node_cg;
-      agent.log = str_cat(plan_.logs_dir(), "/", plan_.node_name(i), "/agent.log");
-      agent.argv = {plan_.bin("ambit-agent"), "--node-name", plan_.node_name(i), "--instance-ip", plan_.node_ip(i),
-                    "--xds-address", plan_.xds_address(i), "--root-cert", plan_.ca_dir() + "/root-cert.pem",
-                    "--token", nd + "/token", "--zds-socket", nd + "/zds.sock", "--cni-socket", nd + "/cni.sock",
-                    "--bpf-root", plan_.bpf_root(), "--cgroup", node_cg, "--state-dir", nd + "/agent-state",
-                    "--mode", mode_from_env(), "--admin-address", "127.0.0.1:15031"};
-      components_.push_back(std::move(agent));
-      Component zt;
-      zt.name = component_name("ztunnel", plan_, i);
-      zt.node = i;
-      zt.netns = plan_.node_netns(i);
-      zt.cgroup = node_cg;
-      zt.log = str_cat(plan_.logs_dir(), "/", plan_.node_name(i), "/ztunnel.log");
-      zt.argv = {plan_.bin("ztunnel"), "--node-name", plan_.node_name(i), "--instance-ip", plan_.node_ip(i),
-                 "--xds-address", plan_.xds_address(i), "--root-cert", plan_.ca_dir() + "/root-cert.pem",
-                 "--token", nd + "/token", "--zds-socket", nd + "/zds.sock", "--log-level", "info"};
-      components_.push_back(std::move(zt));
+      // The node's DaemonSet pods: both talk to istiod as this node, with its credential.
+      auto node_component = [&](const std::string& kind, std::vector<std::string> flags) {
+        Component c;
+        c.name = component_name(kind, plan_, i);
+        c.node = i;
+        c.netns = plan_.node_netns(i);
+        c.cgroup = node_cg;
+        c.log = str_cat(plan_.logs_dir(), "/", plan_.node_name(i), "/", kind, ".log");
+        c.argv = {plan_.bin(kind == "agent" ? "ambit-agent" : kind), "--node-name", plan_.node_name(i),
+                  "--instance-ip", plan_.node_ip(i), "--xds-address", plan_.xds_address(i), "--root-cert",
+                  plan_.ca_dir() + "/root-cert.pem", "--token", nd + "/token", "--zds-socket", nd + "/zds.sock"};
+        c.argv.insert(c.argv.end(), flags.begin(), flags.end());
+        components_.push_back(std::move(c));
+      };
+      node_component("agent", {"--cni-socket", nd + "/cni.sock", "--bpf-root", plan_.bpf_root(), "--cgroup", node_cg,
+                               "--state-dir", nd + "/agent-state", "--mode", mode_from_env(), "--admin-address",
+                               "127.0.0.1:15031"});
+      node_component("ztunnel", {"--log-level", "info"});
     }
     // Pods of an earlier supervisor (crash) are recreated from scratch: remove their leftovers.
     for (const auto& ns : sim::list_netns()) {
