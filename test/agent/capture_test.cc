@@ -27,6 +27,7 @@
 #include "common/sim/topology.h"
 #include "test/support/harness.h"
 #include "test/support/root.h"
+#include "test/agent/capture_topology.h"
 #include "test/agent/tc_test_run.h"
 
 using namespace ambit;
@@ -36,60 +37,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr const char* kProbe = AMBIT_SOURCE_DIR "/test/tools/capture_probe.py";
 constexpr const char* kNetperf = AMBIT_NETPERF_BIN;
 
-struct Topo {
-  Harness& h;
-  std::string cg;
-  sim::Process* standin = nullptr;  // ztunnel stand-in in pod a (15001/15006)
-  sim::Process* app_b = nullptr;    // app in pod b on 8080
-  sim::Process* app_a = nullptr;    // app in pod a on 9091
-
-  explicit Topo(Harness& harness) : h(harness) {}
-
-  absl::Status build() {
-    AMBIT_RETURN_IF_ERROR(h.netns("n").status());
-    AMBIT_RETURN_IF_ERROR(h.bridge("n", "br0"));
-    AMBIT_RETURN_IF_ERROR(h.address("n", "br0", "10.50.0.1/24"));
-    int i = 2;
-    for (const char* p : {"a", "b", "u"}) {
-      AMBIT_RETURN_IF_ERROR(h.netns(p).status());
-      AMBIT_RETURN_IF_ERROR(h.veth("n", str_cat("v", p), p, "eth0"));
-      AMBIT_RETURN_IF_ERROR(h.attach("n", str_cat("v", p), "br0"));
-      AMBIT_RETURN_IF_ERROR(h.up("n", str_cat("v", p)));
-      AMBIT_RETURN_IF_ERROR(h.address(p, "eth0", str_cat("10.50.0.", i++, "/24")));
-      AMBIT_RETURN_IF_ERROR(h.up(p, "eth0"));
-    }
-    AMBIT_ASSIGN_OR_RETURN(cg, h.cgroup("pods"));
-    AMBIT_ASSIGN_OR_RETURN(standin, h.spawn("a", cg, {"/usr/bin/python3", kProbe, "listen", "15001", "15006"}, "standin"));
-    AMBIT_ASSIGN_OR_RETURN(app_b, h.spawn("b", cg, {"/usr/bin/python3", kProbe, "listen", "8080"}, "app-b"));
-    AMBIT_ASSIGN_OR_RETURN(app_a, h.spawn("a", cg, {"/usr/bin/python3", kProbe, "listen", "9091"}, "app-a"));
-    for (auto* p : {standin, app_b, app_a}) {
-      for (int k = 0; k < 300 && p->log().find("listening") == std::string::npos; ++k) std::this_thread::sleep_for(10ms);
-    }
-    return absl::OkStatus();
-  }
-
-  CapturedPod pod_a() const {
-    CapturedPod p;
-    p.uid = "uid-a";
-    p.netns_path = sim::netns_path(h.name("a"));
-    p.ip4 = *net::IpAddr::parse("10.50.0.2");
-    p.node_ip4 = net::IpAddr::parse("10.50.0.1");
-    return p;
-  }
-
-  // Runs the app side in a pod (inside the pods cgroup) and returns its output.
-  std::string connect(const std::string& pod, const std::string& target, int count = 1) {
-    std::vector<std::string> argv = {"/usr/bin/python3", kProbe, "connect", target};
-    if (count > 1) argv.insert(argv.end(), {"--count", std::to_string(count)});
-    auto p = h.spawn(pod.empty() ? "" : pod, pod == "n" ? "" : cg, argv);
-    if (!p.ok()) return std::string(p.status().message());
-    (*p)->wait_for(60s);
-    return (*p)->log();
-  }
-};
+using Topo = CaptureTopo;
 
 // Waits (bounded) for `needle` in a process log.
 bool log_has(sim::Process* p, const std::string& needle) {

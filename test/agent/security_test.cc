@@ -32,6 +32,7 @@
 #include "common/sim/topology.h"
 #include "test/support/harness.h"
 #include "test/support/root.h"
+#include "test/agent/capture_topology.h"
 
 using namespace ambit;
 using namespace ambit::agent;
@@ -40,58 +41,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr const char* kProbe = AMBIT_SOURCE_DIR "/test/tools/capture_probe.py";
 constexpr const char* kAttacker = AMBIT_SOURCE_DIR "/test/tools/capture_attacker.py";
 // uid 0 stays, capabilities go: nothing inherited or ambient, and an empty bounding set, so no
 // later execve (setuid-root binaries included) can bring any back.
 const std::vector<std::string> kDropAllCaps = {"setpriv", "--inh-caps=-all", "--ambient-caps=-all",
                                                "--bounding-set=-all", "--"};
 
-// Pod a (10.50.0.2, enrolled) with a ztunnel stand-in on 15001/15006 and an app on 9091; pod b
-// (10.50.0.3) with an app on 8080; the node n (10.50.0.1) bridges them. Same shape as
-// capture_test.cc.
-struct Topo {
-  Harness& h;
-  std::string cg;
-  sim::Process* standin = nullptr;
-  sim::Process* app_b = nullptr;
-  sim::Process* app_a = nullptr;
-
-  explicit Topo(Harness& harness) : h(harness) {}
-
-  absl::Status build() {
-    AMBIT_RETURN_IF_ERROR(h.netns("n").status());
-    AMBIT_RETURN_IF_ERROR(h.bridge("n", "br0"));
-    AMBIT_RETURN_IF_ERROR(h.address("n", "br0", "10.50.0.1/24"));
-    int i = 2;
-    for (const char* p : {"a", "b"}) {
-      AMBIT_RETURN_IF_ERROR(h.netns(p).status());
-      AMBIT_RETURN_IF_ERROR(h.veth("n", str_cat("v", p), p, "eth0"));
-      AMBIT_RETURN_IF_ERROR(h.attach("n", str_cat("v", p), "br0"));
-      AMBIT_RETURN_IF_ERROR(h.up("n", str_cat("v", p)));
-      AMBIT_RETURN_IF_ERROR(h.address(p, "eth0", str_cat("10.50.0.", i++, "/24")));
-      AMBIT_RETURN_IF_ERROR(h.up(p, "eth0"));
-    }
-    AMBIT_ASSIGN_OR_RETURN(cg, h.cgroup("pods"));
-    AMBIT_ASSIGN_OR_RETURN(standin, h.spawn("a", cg, {"/usr/bin/python3", kProbe, "listen", "15001", "15006"}, "standin"));
-    AMBIT_ASSIGN_OR_RETURN(app_b, h.spawn("b", cg, {"/usr/bin/python3", kProbe, "listen", "8080"}, "app-b"));
-    AMBIT_ASSIGN_OR_RETURN(app_a, h.spawn("a", cg, {"/usr/bin/python3", kProbe, "listen", "9091"}, "app-a"));
-    for (auto* p : {standin, app_b, app_a}) {
-      for (int k = 0; k < 300 && p->log().find("listening") == std::string::npos; ++k) std::this_thread::sleep_for(10ms);
-      if (p->log().find("listening") == std::string::npos) return absl::InternalError("stand-in did not start: " + p->log());
-    }
-    return absl::OkStatus();
-  }
-
-  CapturedPod pod_a() const {
-    CapturedPod p;
-    p.uid = "uid-a";
-    p.netns_path = sim::netns_path(h.name("a"));
-    p.ip4 = *net::IpAddr::parse("10.50.0.2");
-    p.node_ip4 = net::IpAddr::parse("10.50.0.1");
-    return p;
-  }
-};
+using Topo = CaptureTopo;  // test/agent/capture_topology.h
 
 // Runs argv in a pod (its netns and the pods cgroup) to completion; returns its output.
 std::string run_in_pod(Topo& t, const std::string& pod, std::vector<std::string> argv, const std::string& log) {
