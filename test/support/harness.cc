@@ -1,6 +1,9 @@
 #include "common/base/strings.h"
 #include "test/support/harness.h"
 
+#include <fstream>
+#include <iterator>
+
 #include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -167,7 +170,33 @@ bool (*g_failure_probe)() = nullptr;
 bool current_test_failed() { return g_failure_probe && g_failure_probe(); }
 void set_failure_probe(bool (*probe)()) { g_failure_probe = probe; }
 
+namespace {
+// Processes spawned outside the harness cgroups (istiod, a ztunnel in ZDS-double mode) outlive a
+// test that crashed before its teardown. Each names its work directory /tmp/ambit-test/<name>/
+// on its command line, and <name> names the test process that owned it.
+void kill_stale_processes(pid_t (*owner_of)(const std::string&), bool (*alive)(pid_t)) {
+  DIR* d = ::opendir("/proc");
+  if (!d) return;
+  const std::string marker = "/tmp/ambit-test/";
+  while (dirent* e = ::readdir(d)) {
+    std::string pid = e->d_name;
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    pid_t p = static_cast<pid_t>(std::stol(pid));
+    if (p == ::getpid()) continue;
+    std::ifstream in("/proc/" + pid + "/cmdline");
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t at = cmd.find(marker);
+    if (at == std::string::npos) continue;
+    size_t end = cmd.find_first_of(std::string("/\0", 2), at + marker.size());
+    pid_t owner = owner_of(cmd.substr(at + marker.size(), end == std::string::npos ? std::string::npos : end - at - marker.size()));
+    if (owner > 0 && owner != ::getpid() && !alive(owner)) ::kill(p, SIGKILL);
+  }
+  ::closedir(d);
+}
+}  // namespace
+
 void Harness::sweep_stale() {
+  kill_stale_processes(owner_of, pid_alive);
   for (const std::string& ns : sim::list_netns()) {
     pid_t owner = owner_of(ns);
     if (owner > 0 && owner != ::getpid() && !pid_alive(owner)) (void)sim::del_netns(ns);

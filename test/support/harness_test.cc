@@ -94,3 +94,18 @@ TEST_CASE("harness: errors name the command that failed") {
   auto dup = sim::add_netns(h.name("e"));
   CHECK_FALSE(dup.ok());
 }
+
+TEST_CASE("harness: the sweep kills processes a crashed run left outside its cgroups") {
+  AMBIT_REQUIRE_ROOT();
+  // A process naming the work directory of a run whose owner (pid 4194303, above any pid this
+  // machine hands out by default) is gone — as istiod does when its test aborted mid-way.
+  ambit::sim::SpawnOptions o;
+  o.argv = {"sh", "-c", "sleep 300", "/tmp/ambit-test/at4194303x0-gone/mesh/config"};
+  auto orphan = ambit::sim::Process::spawn(o);
+  REQUIRE(orphan.ok());
+  REQUIRE(orphan->running());
+  { ambit::test::Harness h; }  // construction sweeps
+  auto code = orphan->wait_for(std::chrono::seconds(10));
+  REQUIRE(code.has_value());
+  CHECK(*code == 128 + SIGKILL);
+}
