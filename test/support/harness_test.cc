@@ -100,7 +100,10 @@ TEST_CASE("harness: the sweep kills processes a crashed run left outside its cgr
   // A process naming the work directory of a run whose owner (pid 4194303, above any pid this
   // machine hands out by default) is gone — as istiod does when its test aborted mid-way.
   ambit::sim::SpawnOptions o;
-  o.argv = {"sh", "-c", "sleep 300", "/tmp/ambit-test/at4194303x0-gone/mesh/config"};
+  // One process (no shell forking a child that would keep running) whose command line names the
+  // dead run's directory; its output goes to a file so it holds none of ctest's pipes.
+  o.argv = {"/usr/bin/python3", "-c", "import time; time.sleep(300)", "/tmp/ambit-test/at4194303x0-gone/mesh/config"};
+  o.log_path = "/dev/null";
   auto orphan = ambit::sim::Process::spawn(o);
   REQUIRE(orphan.ok());
   REQUIRE(orphan->running());
