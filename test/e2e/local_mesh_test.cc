@@ -152,6 +152,16 @@ absl::StatusOr<sim::Process> sniff_underlay(LocalMesh& m, int seconds) {
   return p;
 }
 
+// Whether every pod of namespace demo is (or, with want=false, none is) enrolled, per the agents.
+bool demo_pods_enrolled(LocalMesh& m, bool want) {
+  auto st = nlohmann::json::parse(m.ctl({"local", "status", "-o", "json"}).out, nullptr, false);
+  if (!st.is_object()) return false;
+  for (const auto& p : st["pods"]) {
+    if (p.value("namespace", "") == "demo" && p.value("enrolled", !want) != want) return false;
+  }
+  return true;
+}
+
 // Command lines of live processes that name `text` (the mesh's directory is in every component's).
 std::string processes_mentioning(const std::string& text) {
   std::string out;
@@ -346,14 +356,7 @@ TEST_CASE("release and re-enroll a namespace live: new connections switch betwee
   auto rel = m.ctl({"-n", "demo", "dataplane", "release"});
   CHECK_MESSAGE(rel.exit_code == 0, rel.out, rel.err);
   CHECK(rel.out.find("namespace/demo labeled") != std::string::npos);
-  CHECK(eventually([&] {
-    auto st = nlohmann::json::parse(m.ctl({"local", "status", "-o", "json"}).out, nullptr, false);
-    if (!st.is_object()) return false;
-    for (const auto& p : st["pods"]) {
-      if (p.value("namespace", "") == "demo" && p.value("enrolled", true)) return false;
-    }
-    return true;
-  }));
+  CHECK(eventually([&] { return demo_pods_enrolled(m, false); }));
   // Plaintext now: the sniffer on the underlay sees the payload.
   auto sniffer = sniff_underlay(m, 5);
   AMBIT_REQUIRE_OK(sniffer);
@@ -363,14 +366,7 @@ TEST_CASE("release and re-enroll a namespace live: new connections switch betwee
 
   auto enr = m.ctl({"-n", "demo", "dataplane", "enroll"});
   CHECK_MESSAGE(enr.exit_code == 0, enr.out, enr.err);
-  CHECK(eventually([&] {
-    auto st = nlohmann::json::parse(m.ctl({"local", "status", "-o", "json"}).out, nullptr, false);
-    if (!st.is_object()) return false;
-    for (const auto& p : st["pods"]) {
-      if (p.value("namespace", "") == "demo" && !p.value("enrolled", false)) return false;
-    }
-    return true;
-  }));
+  CHECK(eventually([&] { return demo_pods_enrolled(m, true); }));
   auto sniffer2 = sniff_underlay(m, 5);
   AMBIT_REQUIRE_OK(sniffer2);
   CHECK(all_ok(tcp(m, "demo", "client", target, {"--count", "3", "--size", "4096"})));
