@@ -4,8 +4,10 @@
 
 #include <algorithm>
 
+#include "agent/inpod_routing.h"
 #include "agent/iptables/inpod_rules.h"
 #include "ambit_capture.skel.h"
+#include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/net/netns.h"
 #include "common/sim/cgroup.h"
@@ -45,6 +47,17 @@ FeatureReport probe_features() {
   }
   r.ebpf_ok = r.missing.empty();
   return r;
+}
+
+absl::Status EbpfCapture::enroll(const CapturedPod& pod) {
+  AMBIT_RETURN_IF_ERROR(apply_reply_routing(pod.netns_path));
+  return dp_->enroll(pod);
+}
+
+absl::Status EbpfCapture::release(const CapturedPod& pod) {
+  absl::Status st = dp_->release(pod);
+  (void)remove_reply_routing(pod.netns_path);
+  return st;
 }
 
 bool EbpfCapture::captured(const CapturedPod& pod) const {

@@ -37,8 +37,9 @@ class EbpfCapture : public Capture {
  public:
   explicit EbpfCapture(std::unique_ptr<EbpfDatapath> dp) : dp_(std::move(dp)) {}
   std::string mode() const override { return "ebpf"; }
-  absl::Status enroll(const CapturedPod& pod) override { return dp_->enroll(pod); }
-  absl::Status release(const CapturedPod& pod) override { return dp_->release(pod); }
+  // Reply routing first: a pod captured without it would have every inbound connection fail.
+  absl::Status enroll(const CapturedPod& pod) override;
+  absl::Status release(const CapturedPod& pod) override;
   bool captured(const CapturedPod& pod) const override;
   EbpfDatapath& datapath() { return *dp_; }
 

@@ -32,7 +32,6 @@ CapturedPod Enrollment::captured(const PodRecord& p) const {
   c.netns_path = p.netns_path;
   c.ifname = p.ifname;
   c.ip4 = net::IpAddr::parse(p.ip4).value_or(net::IpAddr());
-  if (!p.node_ip4.empty()) c.node_ip4 = net::IpAddr::parse(p.node_ip4);
   return c;
 }
 
@@ -52,7 +51,6 @@ absl::Status Enrollment::load() {
     p.netns_path = e.value("netns", "");
     p.ifname = e.value("ifname", "eth0");
     p.ip4 = e.value("ip4", "");
-    p.node_ip4 = e.value("nodeIp4", "");
     p.container_id = e.value("containerId", "");
     if (p.uid.empty()) continue;
     // What the kernel captures now (pins of the previous agent) counts as enrolled: the
@@ -77,7 +75,7 @@ absl::Status Enrollment::persist_locked() const {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& [uid, p] : pods_) {
     j.push_back({{"uid", p.uid}, {"name", p.name}, {"namespace", p.ns}, {"netns", p.netns_path},
-                 {"ifname", p.ifname}, {"ip4", p.ip4}, {"nodeIp4", p.node_ip4}, {"containerId", p.container_id}});
+                 {"ifname", p.ifname}, {"ip4", p.ip4}, {"containerId", p.container_id}});
   }
   return crypto::write_file_atomic(state_file_, j.dump(2), 0600);
 }

@@ -33,7 +33,6 @@ struct PodRecord {
   std::string netns_path;
   std::string ifname = "eth0";
   std::string ip4;          // from the CNI result
-  std::string node_ip4;     // the pod's gateway (probe source); may be empty
 };
 
 // What enrollment needs from the ZDS server.

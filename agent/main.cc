@@ -21,6 +21,7 @@
 #include "agent/cni_server.h"
 #include "agent/enrollment.h"
 #include "agent/iptables/inpod_rules.h"
+#include "agent/probe_address.h"
 #include "agent/zds_server.h"
 #include "common/admin/admin_server.h"
 #include "common/base/log.h"
@@ -29,6 +30,7 @@
 #include "common/base/version.h"
 #include "common/crypto/certificate.h"
 #include "common/metrics/registry.h"
+#include "common/net/netns.h"
 #include "common/sim/cgroup.h"
 #include "common/sim/command.h"
 #include "common/xds/delta_client.h"
@@ -84,12 +86,6 @@ class CniBridge : public CniHandler {
         break;
       }
     }
-    for (const auto& g : p.gateways) {
-      if (g.is_v4()) {
-        r.node_ip4 = g.to_string();
-        break;
-      }
-    }
     return r;
   }
   absl::Status add(const CniPod& pod, std::chrono::steady_clock::time_point deadline) override {
@@ -133,6 +129,10 @@ int uninstall(const Flags& f) {
     rc = 1;
   }
   for (const auto& p : pods) (void)remove_inpod_rules(p.netns_path);
+  if (auto s = remove_probe_address(); !s.ok()) {
+    std::fprintf(stderr, "ambit-agent uninstall: %s\n", s.ToString().c_str());
+    rc = 1;
+  }
   ::unlink(state.c_str());
   std::printf("removed pins under %s, tc filters and in-pod rules of %zu pods\n", pins.c_str(), pods.size());
   return rc;
@@ -222,6 +222,13 @@ int main(int argc, char** argv) {
     std::vector<uint16_t> excl;
     for (int p : f.exclude_ports) excl.push_back(static_cast<uint16_t>(p));
     (void)(*dp)->set_excluded_ports(excl);
+    // Kubelet's probes: the node's own connects to its pods leave from the probe address, the only
+    // source inbound capture lets through (bpf/capture.bpf.c bind_node_probe). Without the
+    // address those connects are captured like any other (fail closed), so say so loudly.
+    auto node_cookie = net::current_netns_cookie();
+    absl::Status probe = node_cookie.ok() ? ensure_probe_address() : node_cookie.status();
+    if (probe.ok()) probe = (*dp)->set_node_netns(*node_cookie);
+    if (!probe.ok()) lg().error("probe exemption off, kubelet probes will be captured: {}", probe.ToString());
     datapath = dp->get();
     capture = std::make_unique<EbpfCapture>(std::move(*dp));
   } else {

@@ -269,7 +269,6 @@ int run_bench(double seconds, int repeat) {
   pod.uid = "bench";
   pod.netns_path = sim::netns_path(h.name("pebpf"));
   pod.ip4 = *net::IpAddr::parse(modes[2].ip);
-  pod.node_ip4 = net::IpAddr::parse("10.60.0.1");
   if (auto s = (*dp)->enroll(pod); !s.ok()) return fail(s);
 
   auto run = [&](const Mode& m, const std::string& kind, double secs) {

@@ -10,6 +10,9 @@
  *   cgroup/getsockopt          answers SO_ORIGINAL_DST for ztunnel's accepted socket, so ztunnel
  *                              works unchanged under iptables or eBPF capture
  *   cgroup/getpeername4/6      the app sees its original peer, not 15001
+ *                              connects from the node itself to an enrolled pod are bound to
+ *                              the probe address (169.254.7.127), the one source inbound
+ *                              steering lets through
  *   tc ingress (per pod)       steers SYNs to an enrolled pod's ports onto ztunnel's 15006
  *                              listener with bpf_sk_assign — no NAT, no conntrack; the accepted
  *                              socket's local address *is* the original destination
@@ -93,6 +96,13 @@ struct {
 	__type(value, struct ambit_meta);
 } ambit_meta SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ambit_node);
+} ambit_node SEC(".maps");
+
 static __always_inline void stat(__u32 id)
 {
 	__u64 *v = bpf_map_lookup_elem(&ambit_stats, &id);
@@ -129,7 +139,7 @@ static __always_inline struct ambit_pod *should_capture(struct bpf_sock_addr *ct
 	if (!sk)
 		return NULL;
 	/* ztunnel's own sockets (it sets the mark before connect). */
-	if (sk->mark == AMBIT_ZTUNNEL_MARK) {
+	if (sk->mark == AMBIT_ZTUNNEL_MARK || sk->mark == AMBIT_DELIVERY_MARK) {
 		stat(AMBIT_STAT_SKIP_MARK);
 		return NULL;
 	}
@@ -148,11 +158,50 @@ static __always_inline struct ambit_pod *should_capture(struct bpf_sock_addr *ct
 	return pod;
 }
 
+struct sockaddr_in_ {
+	__u16 sin_family;
+	__u16 sin_port;
+	__u32 sin_addr;
+	__u8 zero[8];
+};
+
+static __always_inline struct ambit_pod_ip *enrolled_pod_ip(__u32 daddr);
+
+/* A TCP connect from the node's own network namespace (kubelet, hostNetwork pods) to one of the
+ * node's enrolled pods leaves from the probe address instead of the node's. Kubelet's probes
+ * therefore keep working without going through ztunnel, while connections the node only forwards
+ * (kube-proxy's masquerade uses the node's address) no longer look like probes and are captured.
+ * This is Istio's link-local probe SNAT done at connect time: a bind, no NAT, no conntrack. A
+ * socket its owner already bound to an address keeps it (and is captured). */
+static __always_inline void bind_node_probe(struct bpf_sock_addr *ctx, __u32 ip4)
+{
+	if (ctx->type != SOCK_STREAM)
+		return;
+	__u32 zero = 0;
+	struct ambit_node *node = bpf_map_lookup_elem(&ambit_node, &zero);
+	if (!node || !node->netns_cookie || bpf_get_netns_cookie(ctx) != node->netns_cookie)
+		return;
+	if (!enrolled_pod_ip(ip4))
+		return;
+	struct bpf_sock *sk = ctx->sk;
+	if (!sk || sk->src_ip4 != 0)
+		return;
+	struct sockaddr_in_ sa = {};
+	sa.sin_family = AF_INET;
+	sa.sin_addr = bpf_htonl(AMBIT_PROBE_SRC4);
+	if (bpf_bind(ctx, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		stat(AMBIT_STAT_ERR_PROBE_BIND);
+		return;
+	}
+	stat(AMBIT_STAT_PROBE_BOUND);
+}
+
 SEC("cgroup/connect4")
 int ambit_connect4(struct bpf_sock_addr *ctx)
 {
 	__u32 ip4 = ctx->user_ip4;
 	__u16 port = (__u16)ctx->user_port;
+	bind_node_probe(ctx, ip4);
 	struct ambit_pod *pod = should_capture(ctx, ip4, port);
 	if (!pod)
 		return 1;
@@ -240,13 +289,6 @@ int ambit_sockops(struct bpf_sock_ops *skops)
 	}
 	return 1;
 }
-
-struct sockaddr_in_ {
-	__u16 sin_family;
-	__u16 sin_port;
-	__u32 sin_addr;
-	__u8 zero[8];
-};
 
 SEC("cgroup/getsockopt")
 int ambit_getsockopt(struct bpf_sockopt *ctx)
@@ -359,8 +401,9 @@ int ambit_inbound(struct __sk_buff *skb)
 	if (dport == bpf_htons(AMBIT_PORT_HBONE) || dport == bpf_htons(AMBIT_PORT_INBOUND_PLAINTEXT) ||
 	    dport == bpf_htons(AMBIT_PORT_OUTBOUND))
 		return TC_ACT_OK;
-	/* Health probes from the node itself reach the app untouched (no link-local SNAT needed). */
-	if (pod->node_ip4 && ip->saddr == pod->node_ip4) {
+	/* The node's own connections (kubelet's probes) reach the app untouched: bind_node_probe gave
+	 * them this source. Not the node's address — forwarded NodePort traffic is masqueraded to it. */
+	if (ip->saddr == bpf_htonl(AMBIT_PROBE_SRC4)) {
 		stat(AMBIT_STAT_INBOUND_PROBE);
 		return TC_ACT_OK;
 	}
@@ -368,10 +411,16 @@ int ambit_inbound(struct __sk_buff *skb)
 		stat(AMBIT_STAT_SKIP_EXCLUDED);
 		return TC_ACT_OK;
 	}
+	/* Find ztunnel's 15006 *listener*, never a connection. The lookup tries established sockets
+	 * first, so a tuple with the packet's real source would match a connection that same client
+	 * already holds to pod:15006 from the same source port (SO_REUSEADDR lets it reuse the port
+	 * for the SYN to the app); a SYN passed on because of that match would reach the app with no
+	 * policy at all. No connection can have 0.0.0.0:0 as its peer (the IP layer drops a zero
+	 * source as martian), so this tuple only ever matches the listener. */
 	struct bpf_sock_tuple t = {};
-	t.ipv4.saddr = ip->saddr;
+	t.ipv4.saddr = 0;
+	t.ipv4.sport = 0;
 	t.ipv4.daddr = ip->daddr;
-	t.ipv4.sport = tcp->source;
 	t.ipv4.dport = bpf_htons(AMBIT_PORT_INBOUND_PLAINTEXT);
 	struct bpf_sock *sk = bpf_skc_lookup_tcp(skb, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
 	if (!sk) {
@@ -381,8 +430,10 @@ int ambit_inbound(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	if (sk->state != BPF_TCP_LISTEN) {
+		/* Cannot happen (see above); if it does, fail closed rather than pass the SYN on. */
 		bpf_sk_release(sk);
-		return TC_ACT_OK;
+		stat(AMBIT_STAT_DROP_NO_LISTENER);
+		return TC_ACT_SHOT;
 	}
 	long err = bpf_sk_assign(skb, sk, 0);
 	bpf_sk_release(sk);

@@ -33,7 +33,9 @@ struct Config {
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::seconds pool_idle_timeout{300};  // POOL_UNUSED_RELEASE_TIMEOUT
   std::chrono::seconds drain_deadline{5};       // CONNECTION_TERMINATION_DEADLINE
-  bool preserve_source_ip = false;              // ENABLE_ORIG_SRC (needs in-pod routing for replies)
+  // ENABLE_ORIG_SRC: needs the pod's reply routing (agent/inpod_routing.h). The binary turns it
+  // on; in-process tests whose pods lack that routing leave it off.
+  bool preserve_source_ip = false;
 };
 
 }  // namespace ambit::ztunnel

@@ -36,7 +36,13 @@ int main(int argc, char** argv) {
   app.add_option("--worker-threads", c.worker_threads, "Data-path worker threads")->envname("ZTUNNEL_WORKER_THREADS")->capture_default_str();
   app.add_option("--secret-ttl-seconds", ttl, "Requested certificate TTL")->envname("SECRET_TTL_SECONDS")->capture_default_str();
   app.add_option("--drain-seconds", drain, "Drain deadline")->envname("CONNECTION_TERMINATION_DEADLINE")->capture_default_str();
-  app.add_flag("--preserve-source-ip", c.preserve_source_ip, "Deliver inbound with the client's source IP (IP_TRANSPARENT)");
+  // On by default, as Istio's ENABLE_ORIG_SRC in in-pod mode: the agent installs the reply
+  // routing this needs in every pod it enrolls. --preserve-source-ip=false turns it off.
+  c.preserve_source_ip = true;
+  app.add_flag("--preserve-source-ip{true}", c.preserve_source_ip,
+               "Deliver inbound connections to the app from the client's address (IP_TRANSPARENT)")
+      ->envname("ENABLE_ORIG_SRC")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "level, or scope:level,...")->envname("RUST_LOG")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   c.secret_ttl = std::chrono::seconds(ttl);

@@ -58,6 +58,7 @@ const MapSpec kMaps[] = {
     {AMBIT_PIN_SK_ORIG, [](ambit_capture* s) { return s->maps.ambit_sk_orig; }},
     {AMBIT_PIN_EXCL_PORTS, [](ambit_capture* s) { return s->maps.ambit_excl_ports; }},
     {AMBIT_PIN_STATS, [](ambit_capture* s) { return s->maps.ambit_stats; }},
+    {AMBIT_PIN_NODE, [](ambit_capture* s) { return s->maps.ambit_node; }},
     {AMBIT_PIN_META, [](ambit_capture* s) { return s->maps.ambit_meta; }},
 };
 
@@ -93,7 +94,8 @@ const char* stat_name(int id) {
   static const char* kNames[] = {"captured",       "skip_mark",          "skip_loopback",   "skip_self",
                                  "skip_excluded",  "skip_not_tcp",       "orig_recorded",   "orig_deleted",
                                  "orig_answered",  "peer_restored",      "inbound_steered", "inbound_probe",
-                                 "drop_no_listener", "err_storage",     "err_map_full"};
+                                 "drop_no_listener", "err_storage",     "err_map_full",    "probe_bound",
+                                 "err_probe_bind"};
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == AMBIT_STAT_MAX, "one name per ambit_stat");
   return id >= 0 && id < AMBIT_STAT_MAX ? kNames[id] : "unknown";
 }
@@ -231,16 +233,25 @@ absl::Status EbpfDatapath::enroll(const CapturedPod& pod) {
   AMBIT_RETURN_IF_ERROR(attach_tc(pod, true));
   ambit_ip_key ipk{};
   v4_mapped(ipk.addr, pod.ip4);
-  ambit_pod_ip pip{AMBIT_POD_ENROLLED, pod.node_ip4 ? v4_net(*pod.node_ip4) : 0};
+  ambit_pod_ip pip{AMBIT_POD_ENROLLED, 0};
   if (bpf_map_update_elem(map_fd(AMBIT_PIN_POD_IPS), &ipk, &pip, BPF_ANY) != 0) {
     return errno_error(errno, "pod_ips map update for ", pod.ip4.to_string());
   }
   ambit_pod p{};
   p.flags = AMBIT_POD_ENROLLED;
   p.ip4 = v4_net(pod.ip4);
-  p.node_ip4 = pip.node_ip4;
   if (bpf_map_update_elem(map_fd(AMBIT_PIN_PODS), &cookie, &p, BPF_ANY) != 0) {
     return errno_error(errno, "pods map update for ", pod.uid);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EbpfDatapath::set_node_netns(uint64_t netns_cookie) {
+  ambit_node n{};
+  n.netns_cookie = netns_cookie;
+  uint32_t key = 0;
+  if (bpf_map_update_elem(map_fd(AMBIT_PIN_NODE), &key, &n, BPF_ANY) != 0) {
+    return errno_error(errno, "node map update");
   }
   return absl::OkStatus();
 }

@@ -6,7 +6,7 @@
 //
 // Why each object is pinned:
 //   links (connect4/6, sockops, getsockopt, getpeername4/6): keep programs attached with no agent;
-//   maps (pods, pod_ips, orig, sk_orig, excl_ports, stats, meta): keep enrollment, in-flight
+//   maps (pods, pod_ips, orig, sk_orig, excl_ports, node, stats, meta): keep enrollment, in-flight
 //     original destinations and counters across agent restarts.
 // Not pinned: the tc ingress filters, which are netlink objects rather than links (libbpf 1.1):
 // they persist in each pod's clsact qdisc anyway, and a restarted agent replaces them in place
@@ -32,7 +32,6 @@ struct CapturedPod {
   std::string netns_path;  // /run/netns/<x> or /proc/<pid>/ns/net
   std::string ifname = "eth0";
   net::IpAddr ip4;
-  std::optional<net::IpAddr> node_ip4;  // probes from here bypass capture
 };
 
 struct DatapathStatus {
@@ -52,6 +51,9 @@ class EbpfDatapath {
   // netns cookies currently in the pods map (what the pinned datapath captures right now).
   std::vector<uint64_t> enrolled_cookies() const;
   absl::Status set_excluded_ports(const std::vector<uint16_t>& ports);
+  // Names the node's own network namespace: its TCP connects to enrolled pods (kubelet's probes)
+  // leave from AMBIT_PROBE_SRC4, which must be a local address there (agent/probe_address.h).
+  absl::Status set_node_netns(uint64_t netns_cookie);
 
   std::array<uint64_t, AMBIT_STAT_MAX> stats() const;
   size_t map_entries(const char* pin_name) const;

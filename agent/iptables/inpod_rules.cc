@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "agent/inpod_routing.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/sim/command.h"
@@ -40,10 +41,13 @@ std::string inpod_iptables_rules(bool ipv6, const InpodPorts& p) {
 
 namespace {
 
+std::string netns_path(const std::string& netns) {
+  return netns.find('/') == std::string::npos ? "/run/netns/" + netns : netns;
+}
+
 // Commands run inside the namespace with nsenter, which takes paths as well as /run/netns names.
 std::vector<std::string> in_ns(const std::string& netns, std::vector<std::string> argv) {
-  std::string path = netns.find('/') == std::string::npos ? "/run/netns/" + netns : netns;
-  std::vector<std::string> out = {"nsenter", "--net=" + path, "--"};
+  std::vector<std::string> out = {"nsenter", "--net=" + netns_path(netns), "--"};
   out.insert(out.end(), argv.begin(), argv.end());
   return out;
 }
@@ -71,9 +75,7 @@ bool has_inpod_rules(const std::string& ns) {
 absl::Status apply_inpod_rules(const std::string& ns, const InpodPorts& ports) {
   if (has_inpod_rules(ns)) return absl::OkStatus();
   AMBIT_RETURN_IF_ERROR(restore(ns, "iptables-restore", inpod_iptables_rules(false, ports)));
-  AMBIT_RETURN_IF_ERROR(
-      sim::run(in_ns(ns, {"ip", "rule", "add", "fwmark", "0x111/0xfff", "pref", "32764", "lookup", "100"})).status());
-  return sim::run(in_ns(ns, {"ip", "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "100"})).status();
+  return apply_reply_routing(netns_path(ns));
 }
 
 absl::Status remove_inpod_rules(const std::string& ns) {
@@ -85,8 +87,7 @@ absl::Status remove_inpod_rules(const std::string& ns) {
       (void)sim::run(in_ns(ns, {"iptables", "-t", table, "-X", chain}));
     }
   }
-  (void)sim::run(in_ns(ns, {"ip", "rule", "del", "fwmark", "0x111/0xfff", "pref", "32764", "lookup", "100"}));
-  (void)sim::run(in_ns(ns, {"ip", "route", "del", "local", "0.0.0.0/0", "dev", "lo", "table", "100"}));
+  (void)remove_reply_routing(netns_path(ns));
   return absl::OkStatus();
 }
 

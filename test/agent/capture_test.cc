@@ -83,9 +83,12 @@ TEST_CASE("bpf: the tc inbound program drops a SYN for an enrolled pod with no z
   CHECK(prog.run({.ack = true}) == kTcOk);                            // SYN-ACK: not a new inbound connection
   CHECK(prog.run({.syn = false, .ack = true}) == kTcOk);              // established traffic
   CHECK(prog.run({.dport = 15008}) == kTcOk);                         // HBONE goes to ztunnel's own listener
-  CHECK(prog.run({.src = kNode}) == kTcOk);                           // probe from the node
+  CHECK(prog.run({.src = kProbe}) == kTcOk);                          // probe (source 169.254.7.127)
   CHECK(prog.run({.dst = kOther}) == kTcOk);                          // not an enrolled pod
-  CHECK(prog.stat(AMBIT_STAT_DROP_NO_LISTENER) == 1);
+  // The node's own address is no exemption: NodePort traffic is masqueraded to it.
+  CHECK(prog.run({.src = kNode}) == kTcShot);
+  CHECK(prog.stat(AMBIT_STAT_DROP_NO_LISTENER) == 2);
+  CHECK(prog.stat(AMBIT_STAT_INBOUND_PROBE) == 1);
 }
 
 TEST_CASE("bpf: the tc inbound program fails closed on SYNs with IPv4 options and on TCP fragments") {
@@ -97,7 +100,8 @@ TEST_CASE("bpf: the tc inbound program fails closed on SYNs with IPv4 options an
   CHECK(prog.run({.opt_words = 1}) == kTcShot);                       // 4 bytes of options
   CHECK(prog.run({.opt_words = 10}) == kTcShot);                      // the maximum, ihl 15
   CHECK(prog.run({.ack = true, .opt_words = 1}) == kTcOk);            // established traffic
-  CHECK(prog.run({.src = kNode, .opt_words = 1}) == kTcOk);           // probe from the node
+  CHECK(prog.run({.src = kProbe, .opt_words = 1}) == kTcOk);          // the node's probe
+  CHECK(prog.run({.src = kNode, .opt_words = 1}) == kTcShot);         // the node's address is no probe
   // Fragments reach the app only after reassembly, past this hook: TCP to an enrolled pod must
   // not arrive fragmented — a first fragment too short to show its flags, a full first fragment
   // and a later fragment are all dropped. Other destinations are not ours to judge.
@@ -122,9 +126,10 @@ TEST_CASE("ebpf capture: outbound, original destination, getpeername, inbound st
   CHECK(cap.captured(t.pod_a()));
   check_capture_contract(t, true);
 
-  // A probe from the node's address reaches the app untouched.
+  // A probe from the node itself reaches the app untouched, from the probe address.
+  AMBIT_REQUIRE_OK(t.set_node(cap.datapath()));
   std::string out = t.connect("n", "10.50.0.2:9091");
-  CHECK_MESSAGE(log_has(t.app_a, "accept port=9091 local=10.50.0.2:9091 peer=10.50.0.1"), t.app_a->log());
+  CHECK_MESSAGE(log_has(t.app_a, "accept port=9091 local=10.50.0.2:9091 peer=169.254.7.127"), t.app_a->log());
 
   auto st = cap.datapath().stats();
   CHECK(st[AMBIT_STAT_CAPTURED] >= 1);
@@ -132,6 +137,8 @@ TEST_CASE("ebpf capture: outbound, original destination, getpeername, inbound st
   CHECK(st[AMBIT_STAT_PEER_RESTORED] >= 1);
   CHECK(st[AMBIT_STAT_INBOUND_STEERED] >= 1);
   CHECK(st[AMBIT_STAT_INBOUND_PROBE] >= 1);
+  CHECK(st[AMBIT_STAT_PROBE_BOUND] >= 1);
+  CHECK(st[AMBIT_STAT_ERR_PROBE_BIND] == 0);
 
   // Release live: the next connection goes direct to b.
   AMBIT_REQUIRE_OK(cap.release(t.pod_a()));

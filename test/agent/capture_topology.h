@@ -1,8 +1,9 @@
 // The small topology the capture and security suites share: a node n (10.50.0.1) bridging pod a
 // (10.50.0.2, the one enrolled; a ztunnel stand-in listens on its 15001/15006 and an app on 9091),
-// pod b (10.50.0.3, an app on 8080) and pod u (10.50.0.4, never enrolled). Every pod process runs
-// in one "pods" cgroup, which is where capture attaches. Built under a test Harness, which tears
-// it all down.
+// pod b (10.50.0.3, an app on 8080) and pod u (10.50.0.4, never enrolled); the pods' default
+// route is the node. Every process, the node's included, runs in one "pods" cgroup, which is where
+// capture attaches (the agent attaches at the cgroup root, which covers the node's processes too).
+// Built under a test Harness, which tears it all down.
 #pragma once
 
 #include <chrono>
@@ -14,6 +15,7 @@
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/net/ip_addr.h"
+#include "common/net/netns.h"
 #include "common/sim/topology.h"
 #include "test/support/harness.h"
 
@@ -42,6 +44,7 @@ struct CaptureTopo {
       AMBIT_RETURN_IF_ERROR(h.up("n", str_cat("v", p)));
       AMBIT_RETURN_IF_ERROR(h.address(p, "eth0", str_cat("10.50.0.", i++, "/24")));
       AMBIT_RETURN_IF_ERROR(h.up(p, "eth0"));
+      AMBIT_RETURN_IF_ERROR(h.route(p, "default", "10.50.0.1"));
     }
     AMBIT_ASSIGN_OR_RETURN(cg, h.cgroup("pods"));
     AMBIT_ASSIGN_OR_RETURN(standin, h.spawn("a", cg, {"/usr/bin/python3", kProbe, "listen", "15001", "15006"}, "standin"));
@@ -61,15 +64,23 @@ struct CaptureTopo {
     p.uid = "uid-a";
     p.netns_path = sim::netns_path(h.name("a"));
     p.ip4 = *net::IpAddr::parse("10.50.0.2");
-    p.node_ip4 = net::IpAddr::parse("10.50.0.1");
     return p;
   }
 
-  // Runs the app side in a pod (inside the pods cgroup; the node outside it) and returns its output.
+  // Node n as the agent sets its node up: the probe address on its lo, its netns cookie in the
+  // datapath, so n's connects to enrolled pods leave from 169.254.7.127.
+  absl::Status set_node(agent::EbpfDatapath& dp) {
+    AMBIT_RETURN_IF_ERROR(h.exec("n", {"ip", "addr", "add", "169.254.7.127/32", "dev", "lo", "scope", "host"}).status());
+    AMBIT_ASSIGN_OR_RETURN(UniqueFd ns, net::open_netns(sim::netns_path(h.name("n"))));
+    AMBIT_ASSIGN_OR_RETURN(uint64_t cookie, net::netns_cookie(ns.get()));
+    return dp.set_node_netns(cookie);
+  }
+
+  // Runs the app side in a pod or on node n (inside the pods cgroup) and returns its output.
   std::string connect(const std::string& pod, const std::string& target, int count = 1) {
     std::vector<std::string> argv = {"/usr/bin/python3", kProbe, "connect", target};
     if (count > 1) argv.insert(argv.end(), {"--count", std::to_string(count)});
-    auto p = h.spawn(pod.empty() ? "" : pod, pod == "n" ? "" : cg, argv);
+    auto p = h.spawn(pod.empty() ? "" : pod, cg, argv);
     if (!p.ok()) return std::string(p.status().message());
     (*p)->wait_for(std::chrono::seconds(60));
     return (*p)->log();

@@ -266,4 +266,86 @@ TEST_CASE("security: an inbound SYN carrying IPv4 options is steered to ztunnel 
   CHECK(cap.datapath().stats()[AMBIT_STAT_INBOUND_STEERED] >= 1);
 }
 
+// Finding 1 of the hardening review: the tc program looked up ztunnel's listener with the SYN's
+// own source, so a connection the client already held to pod:15006 from the same source port
+// matched first and the SYN to the app port was passed on — straight to the app, no policy.
+TEST_CASE("security: a SYN reusing the source port of an established connection to 15006 still goes to ztunnel") {
+  AMBIT_REQUIRE_ROOT();
+  Harness h;
+  Topo t(h);
+  AMBIT_REQUIRE_OK(t.build());
+  auto dp = EbpfDatapath::open(h.bpf_dir("node"), t.cg);
+  AMBIT_REQUIRE_OK(dp);
+  EbpfCapture cap(std::move(*dp));
+  AMBIT_REQUIRE_OK(cap.enroll(t.pod_a()));
+  constexpr int kRounds = 50;
+  std::vector<std::string> argv = kDropAllCaps;
+  argv.insert(argv.end(), {"/usr/bin/python3", kAttacker, "portreuse", "10.50.0.2:9091", std::to_string(kRounds)});
+  std::string out = run_in_pod(t, "b", argv, "portreuse-client");
+  INFO("attacker output:\n", out);
+  REQUIRE(out.find("portreuse done") != std::string::npos);
+  // Every round's second connection was answered (by whoever accepted it) ...
+  CHECK(count(out, "echo=ok") == kRounds);
+  // ... and every one of them by ztunnel's 15006, holding the app port as its local address.
+  std::string standin;
+  for (int i = 0; i < 300; ++i) {
+    standin = t.standin->log();
+    if (count(standin, "accept port=15006 local=10.50.0.2:9091 peer=10.50.0.3:") >= kRounds) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  CHECK_MESSAGE(count(standin, "accept port=15006 local=10.50.0.2:9091 peer=10.50.0.3:") == kRounds, standin);
+  CHECK_MESSAGE(count(standin, "accept port=15006 local=10.50.0.2:15006 peer=10.50.0.3:") == kRounds, standin);
+  CHECK_MESSAGE(t.app_a->log().find("peer=10.50.0.3") == std::string::npos, t.app_a->log());
+  CHECK(cap.datapath().stats()[AMBIT_STAT_INBOUND_STEERED] >= kRounds);
+}
+
+// Finding 2 of the hardening review: the probe exemption used to be "source = the pod's gateway
+// address", and kube-proxy masquerades NodePort/LoadBalancer traffic to exactly that address on
+// bridge and ptp CNIs — so any outside client reached the app around ztunnel. Now only the node's
+// own connects (bound to 169.254.7.127 by the connect hook) are exempt.
+TEST_CASE("security: NodePort traffic masqueraded to the node's address is captured, the node's own probe is not") {
+  AMBIT_REQUIRE_ROOT();
+  Harness h;
+  Topo t(h);
+  AMBIT_REQUIRE_OK(t.build());
+  auto dp = EbpfDatapath::open(h.bpf_dir("node"), t.cg);
+  AMBIT_REQUIRE_OK(dp);
+  EbpfCapture cap(std::move(*dp));
+  AMBIT_REQUIRE_OK(cap.enroll(t.pod_a()));
+  AMBIT_REQUIRE_OK(t.set_node(cap.datapath()));
+  // kube-proxy on node n: NodePort 30091 → pod a's 9091, masqueraded to the node's address (only
+  // what was DNATed, as kube-proxy's KUBE-MARK-MASQ does: the node's own connects keep their source).
+  for (std::vector<std::string> cmd : {
+           std::vector<std::string>{"sysctl", "-qw", "net.ipv4.ip_forward=1"},
+           std::vector<std::string>{"iptables", "-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", "30091", "-j", "DNAT",
+                                    "--to-destination", "10.50.0.2:9091"},
+           std::vector<std::string>{"iptables", "-t", "nat", "-A", "POSTROUTING", "-m", "conntrack", "--ctstate",
+                                    "DNAT", "-d", "10.50.0.2", "-j", "MASQUERADE"}}) {
+    AMBIT_REQUIRE_OK(h.exec("n", cmd).status());
+  }
+  // A client in pod u (not in the mesh) through the NodePort: ztunnel's 15006 gets it, seeing the
+  // masqueraded source, and the app never does.
+  std::string out = t.connect("u", "10.50.0.1:30091");
+  CHECK_MESSAGE(out.find("connected peer=10.50.0.1:30091") != std::string::npos, out);
+  bool steered = false;
+  for (int i = 0; i < 300 && !steered; ++i) {
+    steered = t.standin->log().find("accept port=15006 local=10.50.0.2:9091 peer=10.50.0.1:") != std::string::npos;
+    if (!steered) std::this_thread::sleep_for(10ms);
+  }
+  CHECK_MESSAGE(steered, t.standin->log());
+  CHECK_MESSAGE(t.app_a->log().find("peer=10.50.0.1") == std::string::npos, t.app_a->log());
+  // Kubelet's probe from the node still reaches the app directly, from the probe address.
+  out = t.connect("n", "10.50.0.2:9091");
+  CHECK_MESSAGE(out.find("connected peer=10.50.0.2:9091") != std::string::npos, out);
+  bool probed = false;
+  for (int i = 0; i < 300 && !probed; ++i) {
+    probed = t.app_a->log().find("accept port=9091 local=10.50.0.2:9091 peer=169.254.7.127:") != std::string::npos;
+    if (!probed) std::this_thread::sleep_for(10ms);
+  }
+  CHECK_MESSAGE(probed, t.app_a->log());
+  auto st = cap.datapath().stats();
+  CHECK(st[AMBIT_STAT_PROBE_BOUND] == 1);
+  CHECK(st[AMBIT_STAT_INBOUND_PROBE] == 1);
+}
+
 // The same SYN judged packet by packet (BPF_PROG_TEST_RUN): test/agent/capture_test.cc.

@@ -1,7 +1,7 @@
 // BPF_PROG_TEST_RUN of the tc inbound program on hand-built IPv4/TCP packets: the capture and
 // security suites both judge the program packet by packet this way.
 //
-//   InboundProgram prog;                       // loaded, with kPod enrolled (node address kNode)
+//   InboundProgram prog;                       // loaded, with kPod enrolled (kNode is its node)
 //   CHECK(prog.run({.src = kOther, .dst = kPod}) == kTcShot);   // a SYN with no listener
 #pragma once
 
@@ -25,6 +25,7 @@ namespace ambit::test {
 inline const uint32_t kPod = htonl(0x0a320002);    // 10.50.0.2, enrolled
 inline const uint32_t kNode = htonl(0x0a320001);   // 10.50.0.1, its node
 inline const uint32_t kOther = htonl(0x0a320009);  // 10.50.0.9, not enrolled
+inline const uint32_t kProbe = htonl(AMBIT_PROBE_SRC4);  // 169.254.7.127, kubelet's probes
 constexpr uint32_t kTcOk = 0, kTcShot = 2;         // TC_ACT_OK, TC_ACT_SHOT
 
 struct TcPacket {
@@ -73,7 +74,7 @@ class InboundProgram {
     ambit_ip_key k{};
     k.addr[10] = k.addr[11] = 0xff;
     std::memcpy(k.addr + 12, &kPod, 4);
-    ambit_pod_ip v{AMBIT_POD_ENROLLED, kNode};
+    ambit_pod_ip v{AMBIT_POD_ENROLLED, 0};
     REQUIRE(bpf_map_update_elem(bpf_map__fd(skel_->maps.ambit_pod_ips), &k, &v, BPF_ANY) == 0);
   }
   ~InboundProgram() { ambit_capture::destroy(skel_); }

@@ -280,6 +280,13 @@ TEST_CASE("requests to a service VIP reach every endpoint on both nodes over mut
   for (const char* pod : {"echo-remote-0", "echo-remote-1", "echo-local"}) {
     CHECK_MESSAGE(http.out.find(pod) != std::string::npos, pod, " never answered:\n", http.out);
   }
+  // Every replica, on the other node and on the client's own, saw the client's address as its
+  // peer, not ztunnel's or its own (the delivery socket is transparent, replies route back).
+  std::string client_ip = pod_ip(m, "demo", "client");
+  REQUIRE(!client_ip.empty());
+  size_t from_client = 0;
+  for (size_t at = 0; (at = http.out.find(str_cat("peer: ", client_ip, ":"), at)) != std::string::npos; ++at) ++from_client;
+  CHECK_MESSAGE(from_client == 30, http.out);
   // ambit-echo's own client: N requests, all successful.
   auto client = m.exec_pod("demo", "client", {"ambit-echo", "client", str_cat("http://", kVip, "/"), "--count", "20"});
   CHECK_MESSAGE(client.exit_code == 0, client.out, client.err);
@@ -333,6 +340,11 @@ TEST_CASE("STRICT PeerAuthentication refuses plaintext from a pod outside the me
   std::string target = pod_ip(m, "demo", "echo-remote-0") + ":9000";
   REQUIRE(!target.empty());
   CHECK(all_ok(tcp(m, "outside", "legacy", target)));
+  // Plaintext let in (PERMISSIVE) reaches the app from the outside pod's own address too.
+  std::string legacy_ip = pod_ip(m, "outside", "legacy");
+  auto hello = m.exec_pod("outside", "legacy",
+                          {"curl", "-s", "-m", "5", str_cat("http://", pod_ip(m, "demo", "echo-remote-0"), ":8080/hello")});
+  CHECK_MESSAGE(hello.out.find(str_cat("peer: ", legacy_ip, ":")) != std::string::npos, hello.out, hello.err);
   AMBIT_REQUIRE_OK(m.apply(kStrict, false));
   CHECK(eventually([&] { return count_lines(tcp(m, "outside", "legacy", target).out, "ok") == 0; }));
   // Mesh clients are unaffected: they arrive over mTLS.

@@ -19,6 +19,13 @@ and at the end the connects it made to --connect, which must all land on ztunnel
       From another pod (or the underlay): connect to an enrolled pod with IPv4 options on every
       packet (setsockopt IP_OPTIONS needs no privilege), so the SYN's header is 24 bytes, not
       20; prints "connect ipopts ..." as above.
+  capture_attacker.py portreuse IP:PORT ROUNDS
+      From another pod, with no privilege: ROUNDS times, hold a connection to IP:15006 (ztunnel's
+      inbound listener) from source port P, then connect to IP:PORT from the same P
+      (SO_REUSEADDR). The second SYN has the same source, address and port as the established
+      15006 connection except for its destination port; prints one line per round,
+      "connect portreuse <i> peer=... local=... echo=<ok|bad>" (or "... error=..."), then
+      "portreuse done".
 
 bpf(2) is called through ctypes (x86-64 syscall 321); command and attach-type numbers are from
 <linux/bpf.h> and passed from the test where they matter.
@@ -293,9 +300,35 @@ def ipopts(target):
         say("connect ipopts", f"error={ex}")
 
 
+def portreuse(target, rounds):
+    host, port = target.rsplit(":", 1)
+    for i in range(rounds):
+        first = socket.socket()
+        first.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        first.settimeout(5)
+        try:
+            first.bind(("0.0.0.0", 0))
+            p = first.getsockname()[1]
+            first.connect((host, 15006))
+            second = socket.socket()
+            second.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            second.settimeout(5)
+            second.bind(("0.0.0.0", p))
+            second.connect((host, int(port)))
+            roundtrip(second, f"portreuse {i}")
+        except OSError as ex:
+            say(f"portreuse {i}", f"error={ex}")
+        finally:
+            first.close()
+    say("portreuse", "done")
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "ipopts":
         ipopts(sys.argv[2])
+        return
+    if len(sys.argv) == 4 and sys.argv[1] == "portreuse":
+        portreuse(sys.argv[2], int(sys.argv[3]))
         return
     ap = argparse.ArgumentParser()
     ap.add_argument("--pin-dir", required=True)

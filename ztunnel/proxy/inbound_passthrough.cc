@@ -50,7 +50,10 @@ asio::awaitable<void> handle_inbound_plaintext(const ProxyInputs* in, PodPtr pod
     refuse(decision.reason);
     co_return;
   }
-  auto app = pod->sockets.tcp(worker->io, dst->ip);
+  std::optional<net::IpAddr> spoof;
+  if (in->config.preserve_source_ip) spoof = peer->ip;
+  auto app = pod->sockets.tcp(worker->io, dst->ip, spoof);
+  if (!app.ok() && spoof) app = pod->sockets.tcp(worker->io, dst->ip);  // best effort, as for HBONE
   if (!app.ok()) {
     refuse(std::string(app.status().message()));
     co_return;

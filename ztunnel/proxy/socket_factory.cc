@@ -106,7 +106,7 @@ absl::StatusOr<tcp::socket> SocketFactory::tcp(asio::io_context& io, const net::
                                                const std::optional<net::IpAddr>& bind_src) const {
   int family = family_of.is_v4() ? AF_INET : AF_INET6;
   AMBIT_ASSIGN_OR_RETURN(UniqueFd fd, make_socket(netns_fd_, family));
-  AMBIT_RETURN_IF_ERROR(mark(fd.get(), mark_));
+  AMBIT_RETURN_IF_ERROR(mark(fd.get(), bind_src && mark_ != 0 ? kDeliveryMark : mark_));
   int one = 1;
   ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   if (bind_src) {
@@ -127,19 +127,20 @@ absl::StatusOr<tcp::socket> SocketFactory::tcp(asio::io_context& io, const net::
 
 asio::awaitable<absl::Status> connect_with_timeout(tcp::socket& s, const net::SocketAddr& dst,
                                                    std::chrono::milliseconds timeout) {
+  // Both operations are awaited in this frame: whichever finishes first cancels the other and
+  // the frame lives until both handlers have run. (A detached timer handler that captured the
+  // socket could run after the caller had freed it, when timer and connect completed together.)
+  using namespace asio::experimental::awaitable_operators;
   asio::steady_timer timer(s.get_executor());
   timer.expires_after(timeout);
-  bool timed_out = false;
-  timer.async_wait([&](boost::system::error_code ec) {
-    if (!ec) {
-      timed_out = true;
-      boost::system::error_code ignored;
-      s.cancel(ignored);
-    }
-  });
-  auto [ec] = co_await s.async_connect(to_endpoint(dst), asio::as_tuple(asio::use_awaitable));
-  timer.cancel();
-  if (timed_out) co_return absl::DeadlineExceededError(str_cat("connect to ", dst.to_string(), " timed out"));
+  auto result = co_await (s.async_connect(to_endpoint(dst), asio::as_tuple(asio::use_awaitable)) ||
+                          timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+  if (result.index() == 1) {
+    boost::system::error_code ignored;
+    s.close(ignored);
+    co_return absl::DeadlineExceededError(str_cat("connect to ", dst.to_string(), " timed out"));
+  }
+  auto [ec] = std::get<0>(result);
   if (ec) co_return absl::UnavailableError(str_cat("connect to ", dst.to_string(), ": ", ec.message()));
   co_return absl::OkStatus();
 }

@@ -15,6 +15,10 @@
 namespace ambit::ztunnel {
 
 inline constexpr uint32_t kZtunnelMark = 0x539;
+// Sockets that deliver inbound connections to the app from the client's address carry 0x111
+// instead: the pod's reply routing (agent/inpod_routing.h) sends what is marked so back to ztunnel,
+// which for 0x539 would also catch ztunnel's outbound connections. Capture skips both marks.
+inline constexpr uint32_t kDeliveryMark = 0x111;
 
 // netns_fd < 0 means the caller's own namespace (in-process tests).
 class SocketFactory {
@@ -25,7 +29,7 @@ class SocketFactory {
   absl::StatusOr<boost::asio::ip::tcp::acceptor> listen(boost::asio::io_context& io, uint16_t port,
                                                         bool transparent = false) const;
   // An unconnected TCP socket of `ip`'s family, marked; if `bind_src` is set, bound to it with
-  // IP_TRANSPARENT (source preservation; best effort, reported by the returned flag).
+  // IP_TRANSPARENT and marked kDeliveryMark (source preservation). An error if the bind fails.
   absl::StatusOr<boost::asio::ip::tcp::socket> tcp(boost::asio::io_context& io, const net::IpAddr& family,
                                                    const std::optional<net::IpAddr>& bind_src = std::nullopt) const;
   int netns_fd() const { return netns_fd_; }

@@ -23,15 +23,27 @@
 #endif
 #endif
 
-#define AMBIT_ABI_VERSION 1
+#define AMBIT_ABI_VERSION 2
 
 /* ---- constants shared with ztunnel and the agent ---- */
 
 #define AMBIT_ZTUNNEL_MARK 0x539 /* SO_MARK of every socket ztunnel opens in a pod */
+/* SO_MARK of ztunnel's inbound delivery sockets, those that connect to the app from the client's
+ * address (IP_TRANSPARENT). The app's accepted socket inherits it (tcp_fwmark_accept=1 in the
+ * pod), and the pod's rule "fwmark 0x111/0xfff lookup 100" routes its replies to the local
+ * ztunnel socket instead of out of the pod. Not 0x539: that rule would also turn ztunnel's
+ * outbound sockets back into the pod. Capture skips it like 0x539. */
+#define AMBIT_DELIVERY_MARK 0x111
+#define AMBIT_REPLY_TABLE 100
+#define AMBIT_REPLY_RULE_PREF 32764
 #define AMBIT_PORT_OUTBOUND 15001
 #define AMBIT_PORT_INBOUND_PLAINTEXT 15006
 #define AMBIT_PORT_HBONE 15008
 #define AMBIT_SO_ORIGINAL_DST 80 /* SOL_IP / SOL_IPV6 (IP6T_SO_ORIGINAL_DST) */
+/* The source address of connections the node itself opens to its enrolled pods (kubelet's
+ * probes): Istio's link-local probe address, so Istio's in-pod rules and Ambit's tc program agree.
+ * Host order. */
+#define AMBIT_PROBE_SRC4 0xA9FE077Fu /* 169.254.7.127 */
 
 #define AMBIT_MAX_PODS 4096
 #define AMBIT_MAX_ORIG 262144
@@ -45,6 +57,7 @@
 #define AMBIT_PIN_STATS "map_stats"
 #define AMBIT_PIN_META "map_meta"
 #define AMBIT_PIN_EXCL_PORTS "map_excl_ports"
+#define AMBIT_PIN_NODE "map_node"
 
 /* ---- capture ---- */
 
@@ -58,7 +71,7 @@ struct ambit_pod {
 	__u32 flags;
 	__u32 ip4;      /* pod IPv4, network order; 0 if none */
 	__u8 ip6[16];   /* pod IPv6; all zero if none */
-	__u32 node_ip4; /* the node's address as the pod sees it: probes from it bypass capture */
+	__u32 _reserved;
 	__u32 _pad;
 };
 
@@ -70,7 +83,16 @@ struct ambit_ip_key {
 
 struct ambit_pod_ip {
 	__u32 flags;
-	__u32 node_ip4;
+	__u32 _reserved;
+};
+
+/* ambit_node[0] — the node this datapath serves, written by the agent at start. Connects from
+ * the node's own network namespace to an enrolled pod are bound to AMBIT_PROBE_SRC4, and only
+ * that source bypasses inbound capture: traffic the node merely forwards (NodePort/LoadBalancer
+ * masqueraded to the node's address) is captured like any other. */
+struct ambit_node {
+	__u64 netns_cookie; /* the node's (host) network namespace; 0 = not set, nothing is bound */
+	__u64 _reserved;
 };
 
 /* An original destination. */
@@ -104,11 +126,13 @@ enum ambit_stat {
 	AMBIT_STAT_ORIG_ANSWERED = 8,    /* SO_ORIGINAL_DST answered */
 	AMBIT_STAT_PEER_RESTORED = 9,    /* getpeername rewritten */
 	AMBIT_STAT_INBOUND_STEERED = 10, /* SYN assigned to 15006 */
-	AMBIT_STAT_INBOUND_PROBE = 11,   /* probe from the node: untouched */
+	AMBIT_STAT_INBOUND_PROBE = 11,   /* SYN from the probe address: untouched */
 	AMBIT_STAT_DROP_NO_LISTENER = 12, /* enrolled pod, no ztunnel listener: fail closed */
 	AMBIT_STAT_ERR_STORAGE = 13,     /* could not allocate socket storage */
 	AMBIT_STAT_ERR_MAP_FULL = 14,
-	AMBIT_STAT_MAX = 15,
+	AMBIT_STAT_PROBE_BOUND = 15,     /* node connect to an enrolled pod bound to the probe address */
+	AMBIT_STAT_ERR_PROBE_BIND = 16,  /* ... and the bind failed (address missing on the node) */
+	AMBIT_STAT_MAX = 17,
 };
 
 /* ambit_meta[0]: what layout the pinned maps have. The agent refuses to adopt other layouts. */
@@ -126,6 +150,7 @@ AMBIT_STATIC_ASSERT(sizeof(struct ambit_pod_ip) == 8, "ambit_pod_ip layout");
 AMBIT_STATIC_ASSERT(sizeof(struct ambit_addr) == 24, "ambit_addr layout");
 AMBIT_STATIC_ASSERT(sizeof(struct ambit_orig_key) == 32, "ambit_orig_key layout");
 AMBIT_STATIC_ASSERT(sizeof(struct ambit_meta) == 8, "ambit_meta layout");
+AMBIT_STATIC_ASSERT(sizeof(struct ambit_node) == 16, "ambit_node layout");
 
 /* ---- hello: the trivial program that proves the bpf_object() build path ---- */
 
