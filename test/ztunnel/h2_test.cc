@@ -265,6 +265,7 @@ class World {
     greet_port_ = listen(greet_, [this](tcp::socket s) { return greet(std::move(s)); });
     hold_port_ = listen(hold_, [this](tcp::socket s) { return hold(std::move(s)); });
     mute_port_ = listen(mute_, [this](tcp::socket s) { return mute(std::move(s)); });
+    blast_port_ = listen(blast_, [](tcp::socket s) { return blast(std::move(s)); });
     thread_ = std::thread([this] { io_.run(); });
   }
 
@@ -278,7 +279,7 @@ class World {
         if (auto c = w.lock()) c->close(absl::CancelledError("test over"));
       }
       boost::system::error_code ec;
-      for (auto* a : {&hbone_, &echo_, &count_, &greet_, &hold_, &mute_}) a->close(ec);
+      for (auto* a : {&hbone_, &echo_, &count_, &greet_, &hold_, &mute_, &blast_}) a->close(ec);
       muted_.clear();
       done->set_value();
     });
@@ -329,9 +330,19 @@ class World {
     for (auto& h : extra) req.push_back(h);
     return open_raw(cc, req);
   }
+  // The same with small, fixed socket buffers on both ends of the app pair: a test end that does
+  // not read then leaves what arrives in the client Connection's own buffer.
+  ClientStream open_small_buffers(ClientConn& cc, const std::string& authority) {
+    return open_raw(cc, {{":method", "CONNECT"}, {":authority", authority}}, true);
+  }
 
-  ClientStream open_raw(ClientConn& cc, const Headers& req) {
+  ClientStream open_raw(ClientConn& cc, const Headers& req, bool small_buffers = false) {
     auto [test_end, proxy_end] = tcp_pair();
+    if (small_buffers) {
+      int small = 4096;
+      setsockopt(test_end.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+      setsockopt(proxy_end.get(), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    }
     auto status = std::make_shared<std::promise<int>>();
     auto done = std::make_shared<std::promise<StreamStats>>();
     ClientStream out;
@@ -370,6 +381,7 @@ class World {
   uint16_t count_port() const { return count_port_; }
   uint16_t greet_port() const { return greet_port_; }
   uint16_t hold_port() const { return hold_port_; }
+  uint16_t blast_port() const { return blast_port_; }
   const tls::TlsContext& client_ctx() const { return *client_ctx_; }
   const Pki& pki() const { return pki_; }
 
@@ -471,6 +483,17 @@ class World {
       if (wec) co_return;
     }
   }
+  // A download: writes kBlastBytes at once, then waits for the client to go.
+  static constexpr size_t kBlastBytes = 16u << 20;
+  static asio::awaitable<void> blast(tcp::socket s) {
+    std::vector<char> chunk(256 * 1024, 'x');
+    for (size_t sent = 0; sent < kBlastBytes; sent += chunk.size()) {
+      auto [ec, n] = co_await asio::async_write(s, asio::buffer(chunk), asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+    }
+    char b;
+    co_await s.async_read_some(asio::buffer(&b, 1), asio::as_tuple(asio::use_awaitable));
+  }
   // Reads to EOF, then answers "count=<bytes>" and closes.
   static asio::awaitable<void> count(tcp::socket s) {
     std::vector<char> buf(64 * 1024);
@@ -529,9 +552,9 @@ class World {
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   Pki pki_;
   std::shared_ptr<const tls::TlsContext> server_ctx_, client_ctx_;
-  tcp::acceptor hbone_{io_}, echo_{io_}, count_{io_}, greet_{io_}, hold_{io_}, mute_{io_};
+  tcp::acceptor hbone_{io_}, echo_{io_}, count_{io_}, greet_{io_}, hold_{io_}, mute_{io_}, blast_{io_};
   uint16_t hbone_port_ = 0, echo_port_ = 0, count_port_ = 0, greet_port_ = 0, hold_port_ = 0,
-           mute_port_ = 0;
+           mute_port_ = 0, blast_port_ = 0;
   std::vector<std::shared_ptr<tls::PeerVerification>> verifications_;
   std::vector<std::unique_ptr<TlsSocket>> muted_;
   std::vector<std::shared_ptr<Connection>> client_conns_;
@@ -948,6 +971,45 @@ TEST_CASE("a client app reset resets the stream and the backend connection") {
   auto ended = w.hold_ended.pop();
   REQUIRE(ended);
   CHECK(*ended == asio::error::connection_reset);
+}
+
+// Hardening finding 3: bytes held for a stream that is then reset used to be dropped without
+// returning their share of the connection window. With a 1 MiB connection window and 256 KiB
+// streams, eight aborted downloads would leave none, and the next stream would get its 200 and
+// then no data, forever.
+TEST_CASE("aborted downloads return their buffered bytes' window: the pooled connection keeps flowing") {
+  World w;
+  Settings small;
+  small.stream_window = 256 * 1024;
+  small.connection_window = 1024 * 1024;
+  ClientConn& cc = w.connect(small);
+  constexpr int kAborted = 8;
+  for (int i = 0; i < kAborted; ++i) {
+    ClientStream s = w.open_small_buffers(cc, w.addr(w.blast_port()));
+    REQUIRE(wait(s.status) == 200);
+    // The test end reads nothing: the download piles up in the client Connection.
+    bool piled = eventually([&] { return w.on_io([&] { return cc.conn->pending_to_app(); }) >= 128 * 1024; });
+    REQUIRE_MESSAGE(piled, "download ", i, " never filled the client's buffer");
+    linger lg{1, 0};
+    setsockopt(s.fd.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    s.fd.reset();  // the client app goes: RST
+    StreamStats st = wait(s.done);
+    CHECK(st.reset_code == NGHTTP2_CANCEL);
+    CHECK(w.on_io([&] { return cc.conn->pending_to_app(); }) == 0);
+  }
+  // A new stream on the same connection: 2 MiB through the echo backend and back.
+  ClientStream s = w.open(cc, w.echo_addr());
+  REQUIRE(wait(s.status) == 200);
+  constexpr size_t kBytes = 2u << 20;
+  std::thread writer([&] {
+    std::string chunk(64 * 1024, 'e');
+    for (size_t off = 0; off < kBytes; off += chunk.size()) send_all(s.fd.get(), chunk);
+    ::shutdown(s.fd.get(), SHUT_WR);
+  });
+  ReadResult r = recv_to_eof(s.fd.get(), kBytes);
+  writer.join();
+  CHECK_MESSAGE(r.data.size() == kBytes, "got ", r.data.size(), " bytes, errno ", r.err);
+  CHECK(r.eof);
 }
 
 TEST_CASE("a non-200 answer reaches on_response with its status, and the connection stays usable") {

@@ -485,6 +485,18 @@ void Connection::app_write(int32_t id) {
                     });
 }
 
+size_t Connection::unwritten(const Stream& s) {
+  size_t n = s.to_app_next.size();
+  if (s.to_app_off < s.to_app.size()) n += s.to_app.size() - s.to_app_off;
+  return n;
+}
+
+size_t Connection::pending_to_app() const {
+  size_t n = 0;
+  for (const auto& [id, s] : streams_) n += unwritten(*s);
+  return n;
+}
+
 void Connection::maybe_finish(int32_t id) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return;
@@ -498,6 +510,13 @@ void Connection::maybe_finish(int32_t id) {
     boost::system::error_code ec;
     if (reset) s.app->set_option(tcp::socket::linger(true, 0), ec);
     s.app->close(ec);
+  }
+  // What the stream still held for its app will never be written: return its share of the
+  // connection window now. Dropped silently, a few aborted downloads would use the window up
+  // and every later stream on this connection would get its 200 and then no data.
+  if (size_t unconsumed = unwritten(s); unconsumed > 0 && !closed_) {
+    nghttp2_session_consume_connection(session_, unconsumed);
+    kick();
   }
   if (!s.response_seen && s.on_response) {
     auto fn = std::move(s.on_response);

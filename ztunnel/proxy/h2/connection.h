@@ -100,6 +100,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   SSL* ssl() const { return tls_->ssl(); }
   boost::asio::ip::tcp::socket& socket() { return tls_->socket(); }
   std::chrono::steady_clock::time_point idle_since() const { return idle_since_; }
+  // Bytes received from the peer and not yet written to the apps. Their share of the connection
+  // window comes back only as they are written — or, for a stream that ends first, when it ends.
+  size_t pending_to_app() const;
 
  private:
   struct Stream;
@@ -114,6 +117,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void app_write(int32_t id);
   void app_deliver(Stream& s, const uint8_t* data, size_t len);
   void maybe_finish(int32_t id);
+  static size_t unwritten(const Stream& s);  // held for the app, not yet written (nor consumed)
   void fail_stream_app(Stream& s, bool reset_app);
 
   // nghttp2 callbacks
