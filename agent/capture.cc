@@ -54,11 +54,10 @@ absl::Status EbpfCapture::enroll(const CapturedPod& pod) {
   return dp_->enroll(pod);
 }
 
-absl::Status EbpfCapture::release(const CapturedPod& pod) {
-  absl::Status st = dp_->release(pod);
-  (void)remove_reply_routing(pod.netns_path);
-  return st;
-}
+// The reply routing stays: connections ztunnel delivered before the release still carry the
+// client's address, and their replies need it for as long as they live. It only acts on sockets
+// marked 0x111, which nothing but those connections has; the pod's namespace takes it along.
+absl::Status EbpfCapture::release(const CapturedPod& pod) { return dp_->release(pod); }
 
 bool EbpfCapture::captured(const CapturedPod& pod) const {
   auto ns = net::open_netns(pod.netns_path);

@@ -71,14 +71,4 @@ absl::Status apply_reply_routing(const std::string& netns_path) {
   return annotate(st, str_cat("reply routing in ", netns_path));
 }
 
-absl::Status remove_reply_routing(const std::string& netns_path) {
-  auto ns = net::open_netns(netns_path);
-  if (!ns.ok()) return absl::OkStatus();  // the pod is gone, and its routing with it
-  absl::Status st = net::run_in_netns(ns->get(), [] {
-    AMBIT_RETURN_IF_ERROR(rule_request(RTM_DELRULE, 0, ENOENT, str_cat("remove ", kRuleText)));
-    return route_request(RTM_DELROUTE, 0, ESRCH, str_cat("remove ", kRouteText));
-  });
-  return annotate(st, str_cat("reply routing in ", netns_path));
-}
-
 }  // namespace ambit::agent

@@ -16,10 +16,8 @@
 namespace ambit::agent {
 
 // Installs the three in the namespace at `netns_path` (/run/netns/<x>, /proc/<pid>/ns/net);
-// idempotent. An error names the setting that failed.
+// idempotent. An error names the setting that failed. Nothing removes them: releasing a pod
+// leaves them for the connections delivered before (only those carry the mark), and the pod's
+// namespace takes them along when it goes.
 absl::Status apply_reply_routing(const std::string& netns_path);
-// Removes the rule and the route; OK if absent or if the namespace is gone. The sysctl is left:
-// without the rule it changes nothing.
-absl::Status remove_reply_routing(const std::string& netns_path);
-
 }  // namespace ambit::agent

@@ -18,6 +18,7 @@
 #include "ztunnel/identity/secret_manager.h"
 #include "ztunnel/inpod/pod_proxies.h"
 #include "ztunnel/inpod/zds_client.h"
+#include "ztunnel/proxy/admission.h"
 #include "ztunnel/proxy/connection_tracker.h"
 #include "ztunnel/proxy/pool.h"
 #include "ztunnel/xds/xds_client.h"
@@ -166,6 +167,10 @@ class AppImpl final : public App {
     inputs_.telemetry = &telemetry_;
     inputs_.workers = &workers_;
     inputs_.tracker = &tracker_;
+    admission_ = std::make_unique<InboundAdmission>(
+        AdmissionLimits{c.max_inbound_connections, c.max_inbound_per_source},
+        [g = &telemetry_.inbound_connections](size_t n) { g->set(static_cast<double>(n)); });
+    inputs_.admission = admission_.get();
     for (size_t i = 0; i < workers_.size(); ++i) {
       workers_.at(i).pool = std::make_unique<Pool>(workers_.at(i).io, &inputs_);
     }
@@ -280,6 +285,8 @@ class AppImpl final : public App {
 
   metrics::Registry registry_;
   Telemetry telemetry_;
+  // Before workers_: connections (and their tickets) die with the workers' io_contexts.
+  std::unique_ptr<InboundAdmission> admission_;
   ProxyState state_;
   Workers workers_;
   ConnectionTracker tracker_;

@@ -33,6 +33,15 @@ struct Config {
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::seconds pool_idle_timeout{300};  // POOL_UNUSED_RELEASE_TIMEOUT
   std::chrono::seconds drain_deadline{5};       // CONNECTION_TERMINATION_DEADLINE
+  // Bounds on what a peer can hold (hardening): a TLS handshake in either direction and an HBONE
+  // CONNECT's answer must come within handshake_timeout; an inbound HBONE connection without
+  // streams is closed after inbound_idle_timeout (longer than the clients' pool_idle_timeout, so
+  // a pooled connection is normally released by its client first); inbound connections are
+  // capped in total and per source address (proxy/admission.h).
+  std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::seconds inbound_idle_timeout{360};
+  size_t max_inbound_connections = 16384;
+  size_t max_inbound_per_source = 1024;
   // ENABLE_ORIG_SRC: needs the pod's reply routing (agent/inpod_routing.h). The binary turns it
   // on; in-process tests whose pods lack that routing leave it off.
   bool preserve_source_ip = false;

@@ -43,10 +43,27 @@ int main(int argc, char** argv) {
                "Deliver inbound connections to the app from the client's address (IP_TRANSPARENT)")
       ->envname("ENABLE_ORIG_SRC")
       ->capture_default_str();
+  int handshake_ms = static_cast<int>(c.handshake_timeout.count());
+  int idle_s = static_cast<int>(c.inbound_idle_timeout.count());
+  app.add_option("--handshake-timeout-ms", handshake_ms,
+                 "Deadline of a TLS handshake (in and out) and of an HBONE CONNECT's answer")
+      ->check(CLI::Range(1, 600000))
+      ->capture_default_str();
+  app.add_option("--inbound-idle-timeout", idle_s, "Close an inbound HBONE connection after this many seconds without a stream")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  app.add_option("--max-inbound-connections", c.max_inbound_connections, "Cap on all inbound connections (15008 and 15006)")
+      ->check(CLI::Range(1, 1 << 24))
+      ->capture_default_str();
+  app.add_option("--max-inbound-per-source", c.max_inbound_per_source, "Cap on inbound connections from one source address")
+      ->check(CLI::Range(1, 1 << 24))
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "level, or scope:level,...")->envname("RUST_LOG")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   c.secret_ttl = std::chrono::seconds(ttl);
   c.drain_deadline = std::chrono::seconds(drain);
+  c.handshake_timeout = std::chrono::milliseconds(handshake_ms);
+  c.inbound_idle_timeout = std::chrono::seconds(idle_s);
   if (auto s = ambit::log::init(log_level); !s.ok()) {
     std::fprintf(stderr, "ztunnel: --log-level: %s\n", std::string(s.message()).c_str());
     return 2;

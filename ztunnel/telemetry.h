@@ -46,6 +46,13 @@ class Telemetry {
   metrics::Family<metrics::Counter>& cert_fetches;
   metrics::Counter& h2_protocol_errors;
   metrics::Gauge& pods;
+  // Resource bounds (config.h): refusals by reason, deadlines hit, accept failures, and the
+  // admitted inbound connections right now.
+  metrics::Family<metrics::Counter>& inbound_refused;     // {reason="total"|"per_source"}
+  metrics::Family<metrics::Counter>& deadlines_exceeded;  // {phase="inbound_handshake"|...}
+  metrics::Family<metrics::Counter>& accept_errors;       // {kind="resource"|"other"}
+  metrics::Gauge& inbound_connections;
+  metrics::Counter& idle_closed;
 
  private:
   metrics::Registry* reg_;

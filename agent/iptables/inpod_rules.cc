@@ -87,7 +87,7 @@ absl::Status remove_inpod_rules(const std::string& ns) {
       (void)sim::run(in_ns(ns, {"iptables", "-t", table, "-X", chain}));
     }
   }
-  (void)remove_reply_routing(netns_path(ns));
+  // The reply routing stays, as in eBPF mode (agent/capture.cc): open connections need it.
   return absl::OkStatus();
 }
 

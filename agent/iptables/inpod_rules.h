@@ -25,7 +25,8 @@ std::string inpod_iptables_rules(bool ipv6, const InpodPorts& ports = {});
 // name (/run/netns/<name>) or by path (/proc/<pid>/ns/net, any bind mount). Idempotent: a
 // namespace that already has the ISTIO_OUTPUT chain is left as it is.
 absl::Status apply_inpod_rules(const std::string& netns, const InpodPorts& ports = {});
-// Removes every ISTIO_* chain and the routing rule from the namespace; OK if absent.
+// Removes every ISTIO_* chain from the namespace; OK if absent. The reply routing stays for the
+// connections still open (agent/inpod_routing.h).
 absl::Status remove_inpod_rules(const std::string& netns);
 // True if the namespace has Istio's in-pod chains.
 bool has_inpod_rules(const std::string& netns);

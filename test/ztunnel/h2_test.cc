@@ -1153,6 +1153,38 @@ TEST_CASE("abuse: rapid reset (CVE-2023-44487) ends in GOAWAY") {
   expect_goaway_and_count(w, rc, NGHTTP2_INTERNAL_ERROR /* nghttp2's rapid-reset limiter */);
 }
 
+// MadeYouReset: instead of resetting streams itself (which the rapid-reset limiter counts), the
+// peer commits a stream error — here a connection-specific header, forbidden in HTTP/2 (RFC 9113
+// 8.2.2), on each new stream — so that the server sends the RST_STREAM. The slots free up just the
+// same; the server counts these resets too. (A zero WINDOW_UPDATE, the other classic trigger, is a
+// connection error in this nghttp2.)
+TEST_CASE("abuse: MadeYouReset (CVE-2025-8671), resets the peer provokes, ends in GOAWAY") {
+  World w;
+  RawClient rc(w.hbone_port(), w.client_ctx());
+  rc.start();
+  std::string block = connect_block(w.echo_addr()) + hpack_literal("connection", "close");
+  // In rounds of 50 streams, each round once the server has reset the previous one: the peer
+  // never holds more streams open than allowed, it only has the server free them for it.
+  constexpr uint32_t kRound = 50, kRounds = 60;
+  uint32_t next = 1;
+  std::optional<Frame> goaway;
+  for (uint32_t r = 0; r < kRounds && !goaway; ++r) {
+    std::string burst;
+    for (uint32_t i = 0; i < kRound; ++i, next += 2) burst += frame(kHeaders, kEndHeaders, next, block);
+    REQUIRE(rc.write(burst));
+    for (uint32_t resets = 0; resets < kRound && !goaway;) {
+      auto f = rc.read_frame();
+      REQUIRE_MESSAGE(f, "connection ended in round ", r);
+      if (f->type == kRstStream) ++resets;
+      if (f->type == kGoaway) goaway = f;
+    }
+  }
+  REQUIRE_MESSAGE(goaway, "3000 provoked resets and no GOAWAY");
+  CHECK(goaway_error(*goaway) == NGHTTP2_ENHANCE_YOUR_CALM);
+  CHECK(w.protocol_errors == 1);
+  check_server_healthy(w);
+}
+
 TEST_CASE("abuse: CONTINUATION flood (CVE-2024-27316 family) ends in GOAWAY") {
   World w;
   RawClient rc(w.hbone_port(), w.client_ctx());

@@ -61,11 +61,42 @@ PodProxies::~PodProxies() = default;
 void PodProxies::accept_loop(Listener* l) {
   auto self = shared_from_this();
   l->acceptor->async_accept([self, l](boost::system::error_code ec, tcp::socket sock) {
+    const ProxyInputs* inputs = self->in_;
     if (ec) {
       if (ec == asio::error::operation_aborted || self->draining_) return;
-      log::scope("inpod").warn("accept on pod {}: {}", self->pod_->name, ec.message());
-      self->accept_loop(l);  // EMFILE and friends: keep going
+      if (!is_resource_exhaustion(ec.value())) {
+        inputs->telemetry->accept_errors.with({"other"}).inc();
+        self->accept_loop(l);  // this connection failed (ECONNABORTED...), the next may not
+        return;
+      }
+      // Out of fds or memory: the pending connection stays queued and the listener stays
+      // readable, so accepting again at once would spin a core until something closes.
+      inputs->telemetry->accept_errors.with({"resource"}).inc();
+      auto wait = l->backoff.failed();
+      log::scope("inpod").warn("accept on pod {}: {}; retrying in {} ms", self->pod_->name, ec.message(),
+                               wait.count());
+      if (!l->retry) l->retry = std::make_unique<asio::steady_timer>(l->worker->io);
+      l->retry->expires_after(wait);
+      l->retry->async_wait([self, l](boost::system::error_code tec) {
+        if (!tec && !self->draining_) self->accept_loop(l);
+      });
       return;
+    }
+    l->backoff.succeeded();
+    // Admission (inbound only): past a cap the connection is reset now, before any TLS work.
+    std::shared_ptr<void> ticket;
+    if (l->kind != ListenerKind::kOutbound && inputs->admission) {
+      boost::system::error_code pec;
+      auto remote = sock.remote_endpoint(pec);
+      Refusal why = Refusal::kNone;
+      if (!pec) ticket = inputs->admission->admit(from_endpoint(remote).ip, &why);
+      if (!ticket) {
+        inputs->telemetry->inbound_refused.with({std::string(refusal_name(pec ? Refusal::kTotal : why))}).inc();
+        sock.set_option(tcp::socket::linger(true, 0), pec);
+        sock.close(pec);
+        self->accept_loop(l);
+        return;
+      }
     }
     // Spread connections over the workers; a connection then lives on one worker only.
     Worker& w = self->in_->workers->next();
@@ -76,7 +107,7 @@ void PodProxies::accept_loop(Listener* l) {
     // delayed ACK — 40 ms added to every half-close through the tunnel.
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    asio::post(w.io, [self, kind = l->kind, wp = &w, fd, proto_v4] {
+    asio::post(w.io, [self, kind = l->kind, wp = &w, fd, proto_v4, ticket] {
       tcp::socket s(wp->io);
       boost::system::error_code ec2;
       s.assign(proto_v4 ? tcp::v4() : tcp::v6(), fd, ec2);
@@ -91,7 +122,7 @@ void PodProxies::accept_loop(Listener* l) {
           asio::co_spawn(wp->io, handle_outbound(in, pod, wp, std::move(s)), asio::detached);
           break;
         case ListenerKind::kPlaintext:
-          asio::co_spawn(wp->io, handle_inbound_plaintext(in, pod, wp, std::move(s)), asio::detached);
+          asio::co_spawn(wp->io, handle_inbound_plaintext(in, pod, wp, std::move(s), ticket), asio::detached);
           break;
         case ListenerKind::kHbone: {
           std::weak_ptr<PodProxies> weak = self;
@@ -107,7 +138,8 @@ void PodProxies::accept_loop(Listener* l) {
                                           }
                                           std::erase_if(p->servers_, [](const auto& w) { return w.expired(); });
                                           p->servers_.push_back(c);
-                                        }),
+                                        },
+                                        ticket),
                          asio::detached);
           break;
         }

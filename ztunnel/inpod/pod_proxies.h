@@ -8,7 +8,10 @@
 #include <mutex>
 #include <vector>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include "absl/status/statusor.h"
+#include "ztunnel/proxy/admission.h"
 #include "ztunnel/proxy/h2/connection.h"
 #include "ztunnel/proxy/proxy_inputs.h"
 
@@ -39,6 +42,8 @@ class PodProxies : public std::enable_shared_from_this<PodProxies> {
     ListenerKind kind;
     Worker* worker;  // accepts on this worker's thread
     std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
+    AcceptBackoff backoff;                                // after EMFILE and the like
+    std::unique_ptr<boost::asio::steady_timer> retry;     // waits out the back-off
   };
 
  private:

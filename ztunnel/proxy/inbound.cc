@@ -125,7 +125,22 @@ asio::awaitable<void> handle_stream(const ProxyInputs* in, PodPtr pod, Worker* w
     fail(503, std::string(app.status().message()));
     co_return;
   }
+  // A stream the peer resets (or provokes us into resetting) while the app connect is in flight
+  // cancels it: the app never sees a connection nobody will use (MadeYouReset, CVE-2025-8671).
+  tcp::socket& app_sock = *app;
+  if (!conn->set_abort_hook(sid, [&app_sock] {
+        boost::system::error_code ec;
+        app_sock.cancel(ec);
+      })) {
+    co_return;  // already gone
+  }
   absl::Status st = co_await connect_with_timeout(*app, dst, in->config.connect_timeout);
+  bool still_open = conn->set_abort_hook(sid, nullptr);
+  if (!still_open) {
+    info->error = "stream reset during the app connect";
+    in->telemetry->log(*info);
+    co_return;
+  }
   if (!st.ok()) {
     fail(503, std::string(st.message()));
     co_return;
@@ -159,7 +174,8 @@ asio::awaitable<void> handle_stream(const ProxyInputs* in, PodPtr pod, Worker* w
 }  // namespace
 
 asio::awaitable<void> handle_inbound(const ProxyInputs* in, PodPtr pod, Worker* worker, tcp::socket raw,
-                                     std::function<void(std::shared_ptr<h2::Connection>)> on_connection) {
+                                     std::function<void(std::shared_ptr<h2::Connection>)> on_connection,
+                                     std::shared_ptr<void> ticket) {
   auto peer_addr = net::peer_addr(raw.native_handle());
   WorkloadCertPtr cert = in->certs->get(pod->identity);
   if (!cert) {
@@ -171,7 +187,8 @@ asio::awaitable<void> handle_inbound(const ProxyInputs* in, PodPtr pod, Worker* 
   auto verify = std::make_shared<tls::PeerVerification>();
   auto tls = TlsSocket::create(std::move(raw), *cert->server, verify.get());
   if (!tls.ok()) co_return;
-  absl::Status st = co_await (*tls)->handshake();
+  absl::Status st = co_await (*tls)->handshake(in->config.handshake_timeout);
+  if (absl::IsDeadlineExceeded(st)) in->telemetry->deadlines_exceeded.with({"inbound_handshake"}).inc();
   if (!st.ok()) {
     lg().info("HBONE handshake from {} failed: {}", peer_addr.ok() ? peer_addr->to_string() : "?", st.message());
     (*tls)->close();
@@ -192,8 +209,12 @@ asio::awaitable<void> handle_inbound(const ProxyInputs* in, PodPtr pod, Worker* 
     asio::co_spawn(worker->io, handle_stream(in, pod, worker, conn, sid, headers, peer), asio::detached);
   };
   hooks.on_protocol_error = [in](uint32_t, const std::string&) { in->telemetry->h2_protocol_errors.inc(); };
-  hooks.on_closed = [verify](const absl::Status&) {};
-  auto conn = h2::Connection::create(h2::Connection::Role::kServer, std::move(*tls), h2::Settings{}, hooks);
+  hooks.on_idle_timeout = [in] { in->telemetry->idle_closed.inc(); };
+  // The admission ticket lives as long as the connection (its hooks).
+  hooks.on_closed = [verify, ticket](const absl::Status&) {};
+  h2::Settings settings;
+  settings.idle_timeout = in->config.inbound_idle_timeout;
+  auto conn = h2::Connection::create(h2::Connection::Role::kServer, std::move(*tls), settings, hooks);
   *holder = conn;
   if (on_connection) on_connection(conn);
   conn->start();

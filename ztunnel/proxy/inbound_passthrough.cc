@@ -9,7 +9,8 @@ namespace ambit::ztunnel {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-asio::awaitable<void> handle_inbound_plaintext(const ProxyInputs* in, PodPtr pod, Worker* worker, tcp::socket sock) {
+asio::awaitable<void> handle_inbound_plaintext(const ProxyInputs* in, PodPtr pod, Worker* worker, tcp::socket sock,
+                                               std::shared_ptr<void> ticket) {
   // Shared so a policy re-check posted from another thread can still reach it safely.
   auto cs = std::make_shared<tcp::socket>(std::move(sock));
   tcp::socket& client = *cs;
@@ -73,6 +74,7 @@ asio::awaitable<void> handle_inbound_plaintext(const ProxyInputs* in, PodPtr pod
         });
       }});
   RelayResult r = co_await relay(client, *app);
+  ticket.reset();  // the admission slot is free once the relay ends
   in->tracker->remove(track);
   info->bytes_sent = r.a_to_b;
   info->bytes_recv = r.b_to_a;

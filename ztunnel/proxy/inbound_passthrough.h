@@ -12,7 +12,9 @@
 
 namespace ambit::ztunnel {
 
+// `ticket` (admission, may be null) is held until the connection ends.
 boost::asio::awaitable<void> handle_inbound_plaintext(const ProxyInputs* in, PodPtr pod, Worker* worker,
-                                                      boost::asio::ip::tcp::socket client);
+                                                      boost::asio::ip::tcp::socket client,
+                                                      std::shared_ptr<void> ticket = nullptr);
 
 }  // namespace ambit::ztunnel

@@ -127,17 +127,31 @@ asio::awaitable<void> handle_outbound(const ProxyInputs* in, PodPtr pod, Worker*
   }
   req.emplace_back("traceparent", TraceParent::random().to_string());
 
-  Notify got(worker->io.get_executor());
-  int status = 0;
-  auto stream = (*conn)->open_stream(req, [&](int s, const h2::Headers&) {
-    status = s;
-    got.notify();
+  // Shared with the response callback: after a deadline this frame is gone before the callback
+  // runs (the stream's reset reports "no response" later).
+  struct Answer {
+    explicit Answer(const asio::any_io_executor& ex) : got(ex) {}
+    Notify got;
+    int status = 0;
+  };
+  auto answer = std::make_shared<Answer>(worker->io.get_executor());
+  auto stream = (*conn)->open_stream(req, [answer](int s, const h2::Headers&) {
+    answer->status = s;
+    answer->got.notify();
   });
   if (!stream.ok()) {
     refuse(std::string(stream.status().message()));
     co_return;
   }
-  co_await got.wait();
+  bool answered = co_await answer->got.wait_for(in->config.handshake_timeout);
+  if (!answered) {
+    in->telemetry->deadlines_exceeded.with({"outbound_connect"}).inc();
+    refuse(str_cat("HBONE CONNECT to ", route.connect_to.to_string(), " not answered within ",
+                   in->config.handshake_timeout.count(), " ms"));
+    (*conn)->reset(*stream, NGHTTP2_CANCEL);
+    co_return;
+  }
+  int status = answer->status;
   if (status != 200) {
     // 401: denied by the destination's policy. The app sees a reset, as with upstream ztunnel.
     refuse(status == 0 ? "HBONE stream failed before a response" : str_cat("HBONE CONNECT answered ", status));

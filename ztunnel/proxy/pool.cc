@@ -111,7 +111,10 @@ asio::awaitable<absl::StatusOr<std::shared_ptr<h2::Connection>>> Pool::dial(cons
   verify->expected = key.dst_ids;
   auto tls = TlsSocket::create(std::move(*sock), *cert->client, verify.get());
   if (!tls.ok()) co_return tls.status();
-  st = co_await (*tls)->handshake();
+  st = co_await (*tls)->handshake(in_ ? in_->config.handshake_timeout : timeout);
+  if (absl::IsDeadlineExceeded(st) && in_ && in_->telemetry) {
+    in_->telemetry->deadlines_exceeded.with({"outbound_handshake"}).inc();
+  }
   if (!st.ok()) co_return annotate(st, str_cat("HBONE to ", key.dst.to_string()));
   if ((*tls)->alpn() != "h2") {
     co_return absl::UnavailableError(str_cat("HBONE to ", key.dst.to_string(), ": server did not negotiate h2"));

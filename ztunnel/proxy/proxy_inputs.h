@@ -18,6 +18,7 @@
 namespace ambit::ztunnel {
 
 class ConnectionTracker;
+class InboundAdmission;
 class Pool;
 
 struct Worker {
@@ -66,6 +67,7 @@ struct ProxyInputs {
   Telemetry* telemetry = nullptr;
   Workers* workers = nullptr;
   ConnectionTracker* tracker = nullptr;
+  InboundAdmission* admission = nullptr;  // null: no caps (in-process tests)
 };
 
 }  // namespace ambit::ztunnel

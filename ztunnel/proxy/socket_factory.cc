@@ -5,13 +5,13 @@
 #include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/base/status.h"
 #include "common/base/unique_fd.h"
 #include "common/net/netns.h"
+#include "ztunnel/proxy/deadline.h"
 
 namespace ambit::ztunnel {
 
@@ -127,20 +127,15 @@ absl::StatusOr<tcp::socket> SocketFactory::tcp(asio::io_context& io, const net::
 
 asio::awaitable<absl::Status> connect_with_timeout(tcp::socket& s, const net::SocketAddr& dst,
                                                    std::chrono::milliseconds timeout) {
-  // Both operations are awaited in this frame: whichever finishes first cancels the other and
-  // the frame lives until both handlers have run. (A detached timer handler that captured the
-  // socket could run after the caller had freed it, when timer and connect completed together.)
-  using namespace asio::experimental::awaitable_operators;
-  asio::steady_timer timer(s.get_executor());
-  timer.expires_after(timeout);
-  auto result = co_await (s.async_connect(to_endpoint(dst), asio::as_tuple(asio::use_awaitable)) ||
-                          timer.async_wait(asio::as_tuple(asio::use_awaitable)));
-  if (result.index() == 1) {
+  // The deadline's handler runs before this frame ends (Deadline::disarm), so it may touch `s`.
+  Deadline deadline(s.get_executor(), timeout, [&s] {
     boost::system::error_code ignored;
-    s.close(ignored);
-    co_return absl::DeadlineExceededError(str_cat("connect to ", dst.to_string(), " timed out"));
-  }
-  auto [ec] = std::get<0>(result);
+    s.cancel(ignored);
+  });
+  auto [ec] = co_await s.async_connect(to_endpoint(dst), asio::as_tuple(asio::use_awaitable));
+  // (Awaited into a variable: GCC 12 mishandles co_await inside an if condition.)
+  bool expired = co_await deadline.disarm();
+  if (expired) co_return absl::DeadlineExceededError(str_cat("connect to ", dst.to_string(), " timed out"));
   if (ec) co_return absl::UnavailableError(str_cat("connect to ", dst.to_string(), ": ", ec.message()));
   co_return absl::OkStatus();
 }

@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/base/strings.h"
+#include "ztunnel/proxy/deadline.h"
 
 namespace ambit::ztunnel {
 
@@ -38,6 +39,19 @@ asio::awaitable<absl::Status> TlsSocket::handshake() {
       co_return tls::TlsContext::handshake_error(ssl_.get(), r, "TLS handshake");
     }
   }
+}
+
+asio::awaitable<absl::Status> TlsSocket::handshake(std::chrono::milliseconds deadline) {
+  Deadline d(sock_.get_executor(), deadline, [this] {
+    boost::system::error_code ignored;
+    sock_.cancel(ignored);  // the handshake's pending wait completes with operation_aborted
+  });
+  absl::Status st = co_await handshake();
+  bool expired = co_await d.disarm();  // not in the if: GCC 12 mishandles co_await in conditions
+  if (expired) {
+    co_return absl::DeadlineExceededError(str_cat("TLS handshake not done within ", deadline.count(), " ms"));
+  }
+  co_return st;
 }
 
 asio::awaitable<absl::StatusOr<size_t>> TlsSocket::read_some(std::span<char> buf) {

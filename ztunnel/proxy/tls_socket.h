@@ -6,6 +6,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <chrono>
 #include <span>
 
 #include "absl/status/statusor.h"
@@ -21,6 +22,9 @@ class TlsSocket {
                                                           const tls::TlsContext& ctx, tls::PeerVerification* v);
 
   boost::asio::awaitable<absl::Status> handshake();
+  // The same, abandoned at `deadline` (DeadlineExceeded): a peer that sends half a ClientHello,
+  // or answers ours with nothing, holds the socket no longer than that.
+  boost::asio::awaitable<absl::Status> handshake(std::chrono::milliseconds deadline);
   // Decrypted bytes into `buf`; 0 means the peer closed (close_notify or TCP EOF).
   boost::asio::awaitable<absl::StatusOr<size_t>> read_some(std::span<char> buf);
   // Writes everything in `buf` (loops over partial writes).

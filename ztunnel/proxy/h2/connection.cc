@@ -75,6 +75,7 @@ struct Connection::Stream {
   bool h2_closed = false;
   bool finished = false;
   bool reset_after_response = false;  // error response sent: reset once its HEADERS are out
+  std::function<void()> on_abort;     // set_abort_hook
   StreamStats stats;
 };
 
@@ -138,6 +139,7 @@ void Connection::start() {
   auto ex = tls_->socket().get_executor();
   asio::co_spawn(ex, [self]() { return self->read_loop(); }, asio::detached);
   asio::co_spawn(ex, [self]() { return self->write_loop(); }, asio::detached);
+  idle_since_ = std::chrono::steady_clock::now();
   asio::co_spawn(ex, [self]() { return self->keepalive_loop(); }, asio::detached);
   kick();
 }
@@ -256,11 +258,22 @@ asio::awaitable<void> Connection::write_loop() {
 asio::awaitable<void> Connection::keepalive_loop() {
   auto self = shared_from_this();
   asio::steady_timer t(tls_->socket().get_executor());
+  const bool idle_limit = settings_.idle_timeout.count() > 0;
+  auto tick = std::chrono::duration_cast<std::chrono::milliseconds>(settings_.ping_interval);
+  if (idle_limit) tick = std::min(tick, std::chrono::duration_cast<std::chrono::milliseconds>(settings_.idle_timeout) / 2);
   while (!closed_) {
-    t.expires_after(settings_.ping_interval);
+    t.expires_after(tick);
     co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
     if (closed_) co_return;
     auto now = std::chrono::steady_clock::now();
+    // A connection that carries no stream for the idle timeout only holds an fd: let it go
+    // (GOAWAY first, so a client that is about to use it opens a new one instead).
+    if (idle_limit && streams_.empty() && !draining_ && now - idle_since_ >= settings_.idle_timeout) {
+      lg().debug("no stream for {}s; closing", settings_.idle_timeout.count());
+      if (hooks_.on_idle_timeout) hooks_.on_idle_timeout();
+      drain();
+      continue;
+    }
     if (ping_outstanding_) {
       if (now - ping_sent_ >= settings_.ping_timeout) {
         lg().warn("HTTP/2 PING not answered within {}s; closing", settings_.ping_timeout.count());
@@ -269,6 +282,7 @@ asio::awaitable<void> Connection::keepalive_loop() {
       }
       continue;
     }
+    if (now - ping_sent_ < settings_.ping_interval) continue;
     nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr);
     ping_outstanding_ = true;
     ping_sent_ = now;
@@ -341,11 +355,43 @@ void Connection::attach(int32_t id, tcp::socket app, std::function<void(const St
   app_read(id);
 }
 
+void Connection::submit_reset(int32_t id, uint32_t error_code) {
+  our_resets_.insert(id);
+  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, error_code);
+}
+
+void Connection::count_provoked_reset() {
+  // Token bucket as nghttp2's rapid-reset limiter (1000, refilled at 33/s), for the resets the
+  // *peer* makes us send (MadeYouReset, CVE-2025-8671): each frees a stream slot just like a
+  // reset the peer sends itself, which the nghttp2 in use does not count.
+  auto now = std::chrono::steady_clock::now();
+  double refill = std::chrono::duration<double>(now - provoked_at_).count() * kProvokedResetRate;
+  provoked_tokens_ = std::min(kProvokedResetBurst, provoked_tokens_ + refill);
+  provoked_at_ = now;
+  if (provoked_tokens_ >= 1) {
+    provoked_tokens_ -= 1;
+    return;
+  }
+  if (!goaway_for_resets_) {
+    goaway_for_resets_ = true;
+    lg().warn("peer provoked more than {} stream resets; closing", static_cast<int>(kProvokedResetBurst));
+    nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
+    kick();
+  }
+}
+
+bool Connection::set_abort_hook(int32_t id, std::function<void()> fn) {
+  Stream* s = find(id);
+  if (!s || s->h2_closed) return false;
+  s->on_abort = std::move(fn);
+  return true;
+}
+
 void Connection::reset(int32_t id, uint32_t error_code) {
   Stream* s = find(id);
   if (!s) return;
   s->stats.reset_code = error_code;
-  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, error_code);
+  submit_reset(id, error_code);
   fail_stream_app(*s, true);
   kick();
 }
@@ -396,7 +442,7 @@ void Connection::app_read(int32_t id) {
       if (ec != asio::error::operation_aborted && !s->h2_closed) {
         s->stats.error = ec.message();
         s->stats.reset_code = NGHTTP2_CANCEL;
-        nghttp2_submit_rst_stream(self->session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+        self->submit_reset(id, NGHTTP2_CANCEL);
         self->fail_stream_app(*s, true);
       }
       self->kick();
@@ -469,7 +515,7 @@ void Connection::app_write(int32_t id) {
                         if (ec != asio::error::operation_aborted && !s->h2_closed) {
                           s->stats.error = ec.message();
                           s->stats.reset_code = NGHTTP2_CANCEL;
-                          nghttp2_submit_rst_stream(self->session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+                          self->submit_reset(id, NGHTTP2_CANCEL);
                           self->fail_stream_app(*s, true);
                         }
                         self->kick();
@@ -635,7 +681,7 @@ int Connection::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, v
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   if (c->role_ == Role::kServer && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
     if (c->draining_) {
-      nghttp2_submit_rst_stream(c->session_, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_REFUSED_STREAM);
+      c->submit_reset(frame->hd.stream_id, NGHTTP2_REFUSED_STREAM);
       return 0;
     }
     auto s = std::make_unique<Stream>();
@@ -713,10 +759,13 @@ int Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void
 
 int Connection::on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user) {
   auto* c = static_cast<Connection*>(user);
+  if (frame->hd.type == NGHTTP2_RST_STREAM && c->our_resets_.erase(frame->hd.stream_id) == 0) {
+    c->count_provoked_reset();  // nghttp2 sent it for a stream error the peer committed
+  }
   if (frame->hd.type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
     Stream* s = c->find(frame->hd.stream_id);
     if (s && s->reset_after_response && !s->h2_closed) {
-      nghttp2_submit_rst_stream(c->session_, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+      c->submit_reset(s->id, NGHTTP2_NO_ERROR);
     }
   }
   if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR) {
@@ -752,9 +801,15 @@ int Connection::on_data_chunk(nghttp2_session*, uint8_t, int32_t stream_id, cons
 
 int Connection::on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user) {
   auto* c = static_cast<Connection*>(user);
+  c->our_resets_.erase(stream_id);  // a reset we queued but that was never sent
   Stream* s = c->find(stream_id);
   if (!s) return 0;
   s->h2_closed = true;
+  if (s->on_abort) {
+    auto abort = std::move(s->on_abort);
+    s->on_abort = nullptr;
+    abort();
+  }
   if (error_code != NGHTTP2_NO_ERROR && s->stats.reset_code == 0) {
     s->stats.reset_code = error_code;
     s->stats.error = str_cat("stream reset: ", nghttp2_http2_strerror(error_code));

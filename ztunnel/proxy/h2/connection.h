@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -46,6 +47,7 @@ struct Settings {
   std::chrono::seconds ping_interval{10};
   std::chrono::seconds ping_timeout{20};
   size_t send_buffer_limit = 256 * 1024;   // per stream, app → peer
+  std::chrono::seconds idle_timeout{0};    // close after this long without a stream (0: never)
 };
 
 // What a finished stream reports (metrics, access log).
@@ -61,6 +63,8 @@ struct Hooks {
   std::function<void(int32_t stream, const Headers& headers)> on_request;
   // Connection is gone (after all streams finished or on error).
   std::function<void(const absl::Status&)> on_closed;
+  // The connection is being closed for idleness (Settings::idle_timeout).
+  std::function<void()> on_idle_timeout;
   // A protocol violation made us send GOAWAY (abuse counters).
   std::function<void(uint32_t error_code, const std::string& why)> on_protocol_error;
 };
@@ -85,6 +89,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Either side: splices an established stream with `app`. `on_done` runs when both directions
   // have finished or the stream was reset.
   void attach(int32_t stream, boost::asio::ip::tcp::socket app, std::function<void(const StreamStats&)> on_done);
+  // Server, before attach(): `fn` runs if the stream closes first (the peer reset it, or made us
+  // reset it), so work started for it — the app connect — is cancelled instead of completing for
+  // nobody. Pass nullptr once that work is done. False if the stream is already gone.
+  bool set_abort_hook(int32_t stream, std::function<void()> fn);
   // Aborts a stream (RST_STREAM) and resets its app socket.
   void reset(int32_t stream, uint32_t error_code);
 
@@ -119,6 +127,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void maybe_finish(int32_t id);
   static size_t unwritten(const Stream& s);  // held for the app, not yet written (nor consumed)
   void fail_stream_app(Stream& s, bool reset_app);
+  void submit_reset(int32_t id, uint32_t error_code);  // every RST_STREAM we decide to send
+  void count_provoked_reset();                         // one nghttp2 sent for a peer's error
 
   // nghttp2 callbacks
   static ssize_t on_send(nghttp2_session*, const uint8_t* data, size_t len, int flags, void* user);
@@ -149,6 +159,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool draining_ = false;
   bool goaway_received_ = false;
   bool ping_outstanding_ = false;
+  // Resets the peer provoked (RST_STREAM we did not decide on): a token bucket, GOAWAY
+  // ENHANCE_YOUR_CALM when empty.
+  static constexpr double kProvokedResetBurst = 1000;
+  static constexpr double kProvokedResetRate = 33;  // per second
+  std::unordered_set<int32_t> our_resets_;
+  double provoked_tokens_ = kProvokedResetBurst;
+  std::chrono::steady_clock::time_point provoked_at_ = std::chrono::steady_clock::now();
+  bool goaway_for_resets_ = false;
   std::chrono::steady_clock::time_point ping_sent_{};
   std::chrono::steady_clock::time_point idle_since_;
   absl::Status close_reason_;
