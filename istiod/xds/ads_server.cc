@@ -23,6 +23,15 @@ spdlog::logger& lg() { return log::scope("xds"); }
 
 constexpr size_t kMaxNackMessage = 1024;
 
+// At most `max` bytes of `s`, cut before a UTF-8 sequence rather than inside one: the text ends
+// up in /debug/connections' JSON.
+std::string truncate_utf8(const std::string& s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xc0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
 // "ipv4:10.0.0.1:5000" -> "ipv4:10.0.0.1": a client's streams come from many source ports.
 std::string peer_host(const std::string& peer) {
   auto colon = peer.rfind(':');
@@ -243,7 +252,7 @@ class Connection final : public grpc::ServerBidiReactor<DeltaDiscoveryRequest, D
       if (r.has_error_detail()) {
         ++info_.nacks;
         // Kept for /debug/connections; a client's message is not ours to hold in full.
-        info_.last_nack = r.error_detail().message().substr(0, kMaxNackMessage);
+        info_.last_nack = truncate_utf8(r.error_detail().message(), kMaxNackMessage);
         server_->rejects_.with({metric_type(type)}).inc();
         lg().warn("{} NACKed {} nonce {}: {}", info_.node_id, metric_type(type), r.response_nonce(),
                   info_.last_nack);
