@@ -314,7 +314,10 @@ Child spawn_istiod(const std::string& bin, const std::string& config_dir, const 
   std::vector<std::string> args = {bin,           "--config-dir",   config_dir,    "--ca-dir",
                                    ca_dir,        "--grpc-address", "127.0.0.1:0", "--plaintext-address",
                                    "127.0.0.1:0", "--http-port",    "0",           "--log-level",
-                                   "info"};
+                                   "info",
+                                   // Every simulated ztunnel is the same anonymous loopback client
+                                   // to istiod; real ones each have their own node.
+                                   "--xds-max-streams-per-client", "1000000"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -4,7 +4,8 @@
 // handling. Invariants on every input:
 //  - xDS: parse_node_id accepts only "<type>~<ip>~<pod>.<ns>~<domain>" with a known type, an IP
 //    and a DNS-label namespace, and its parts rebuild the id; the type URL and the subscribed
-//    names can be looked up in a fixed ambient index;
+//    names can be looked up in a fixed ambient index; the name-length bound either passes or
+//    refuses with INVALID_ARGUMENT naming the field;
 //  - CA: CaService::issue (a fixed in-memory root CA, node1's ztunnel presenting its node token,
 //    and a workload presenting its mesh certificate; the CSR, TTL and ImpersonatedIdentity come
 //    from the input) either refuses with INVALID_ARGUMENT or PERMISSION_DENIED and a reason, or
@@ -35,6 +36,7 @@
 #include "istiod/security/node_token.h"
 #include "istiod/xds/ads_server.h"
 #include "istiod/xds/node_id.h"
+#include "istiod/xds/stream_limits.h"
 
 namespace {
 
@@ -127,6 +129,11 @@ void check_node_id(const std::string& id) {
 
 void handle_xds(const envoy::service::discovery::v3::DeltaDiscoveryRequest& r) {
   const Istiod& i = server();
+  // The length bound either passes or names a field, with INVALID_ARGUMENT.
+  if (auto v = xds::check_name_lengths(r, xds::StreamLimits{})) {
+    require(v->limit == "name_length" && v->status.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
+            !v->status.error_message().empty());
+  }
   check_node_id(r.node().id());
   require(!xds::metric_type(r.type_url()).empty() || r.type_url().empty());
   for (const auto& n : r.resource_names_subscribe()) {

@@ -23,9 +23,26 @@ int main(int argc, char** argv) {
   app.add_option("--trust-domain", o.trust_domain, "SPIFFE trust domain")->capture_default_str();
   app.add_option("--root-namespace", o.root_namespace, "Mesh root namespace")->capture_default_str();
   app.add_option("--grpc-address", o.grpc_address, "TLS address for xDS and the CA")->capture_default_str();
-  app.add_option("--plaintext-address", o.plaintext_address, "Plaintext xDS address for debugging (\"\" disables)")
+  app.add_option("--plaintext-address", o.plaintext_address,
+                 "Plaintext xDS+CA address for debugging on this host (\"\" disables); must be loopback")
       ->capture_default_str();
-  app.add_flag("--plaintext-requires-auth", o.plaintext_requires_auth, "Refuse anonymous plaintext streams");
+  app.add_flag("--plaintext-allow-remote", o.plaintext_allow_remote,
+               "Allow --plaintext-address to be a non-loopback address (non-loopback peers are still refused: "
+               "no credential is accepted in clear from them)");
+  app.add_flag("--plaintext-requires-auth", o.plaintext_requires_auth,
+               "Refuse anonymous plaintext streams from loopback too (a node token is then required)");
+  app.add_option("--xds-max-subscribed-names", o.xds_limits.max_subscribed_names,
+                 "Explicit resource names one ADS stream may subscribe to (wildcard not counted)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--xds-max-resource-name-length", o.xds_limits.max_name_length,
+                 "Longest resource name, version, node id or type URL an ADS request may carry, in bytes")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--xds-max-streams-per-client", o.xds_limits.max_streams_per_client,
+                 "Concurrent ADS streams per client (authenticated identity, node and peer address)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--http-host", o.http_host, "Monitoring/debug HTTP host")->capture_default_str();
   app.add_option("--http-port", o.http_port, "Monitoring/debug HTTP port")->capture_default_str();
   app.add_option("--config-debounce-ms", config_debounce, "Coalesce file events for this long before reloading")

@@ -21,6 +21,7 @@
 #include "istiod/ca/ca_service.h"
 #include "istiod/config/directory_source.h"
 #include "istiod/security/authenticator.h"
+#include "istiod/security/loopback.h"
 #include "istiod/xds/ads_server.h"
 #include "istiod/xds/push_debouncer.h"
 
@@ -113,6 +114,13 @@ class IstiodImpl final : public Istiod {
   ~IstiodImpl() override { shutdown(); }
 
   absl::Status init() {
+    if (!opts_.plaintext_address.empty() && !opts_.plaintext_allow_remote &&
+        !security::listen_address_is_loopback(opts_.plaintext_address)) {
+      return absl::InvalidArgumentError(
+          str_cat("--plaintext-address ", opts_.plaintext_address,
+                  " is not a loopback address; plaintext xDS is for debugging on this host "
+                  "(pass --plaintext-allow-remote to bind it anyway; remote peers are still refused)"));
+    }
     AMBIT_ASSIGN_OR_RETURN(ca_, load_or_create_ca(opts_.ca_dir, opts_.trust_domain));
     AMBIT_ASSIGN_OR_RETURN(auto tokens, security::NodeTokenIssuer::load_or_create(opts_.ca_dir));
     AMBIT_ASSIGN_OR_RETURN(bundle_, crypto::TrustBundle::from_pem(ca_->root_pem(), opts_.trust_domain));
@@ -130,7 +138,7 @@ class IstiodImpl final : public Istiod {
         io_, opts_.debounce_quiet, opts_.debounce_max,
         [this](const ambient::Changes& c, std::chrono::steady_clock::time_point t) { ads_->push(c, t); });
     sink_ = std::make_unique<IndexSink>(&index_, debouncer_.get(), &metrics_);
-    ads_ = std::make_unique<xds::AdsServer>(&index_, auth_.get(), &metrics_);
+    ads_ = std::make_unique<xds::AdsServer>(&index_, auth_.get(), &metrics_, opts_.xds_limits);
     ca_service_ = std::make_unique<ca::CaService>(
         &*ca_, auth_.get(),
         [this](const std::string& node, const std::string& ns, const std::string& sa) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "istiod/xds/stream_limits.h"
 
 namespace ambit::istiod {
 
@@ -18,8 +19,13 @@ struct IstiodOptions {
   std::string trust_domain = "cluster.local";
   std::string root_namespace = "istio-system";
   std::string grpc_address = "0.0.0.0:15012";       // TLS: xDS + CA
-  std::string plaintext_address = "127.0.0.1:15010";  // debugging; "" disables
-  bool plaintext_requires_auth = false;
+  // Plaintext xDS + CA, for debugging on this host; "" disables. Refused at start if it is not
+  // a loopback address unless plaintext_allow_remote: remote peers are refused on it anyway
+  // (security/authenticator.h), so opening it wider only exposes the port.
+  std::string plaintext_address = "127.0.0.1:15010";
+  bool plaintext_allow_remote = false;
+  bool plaintext_requires_auth = false;     // refuse anonymous loopback streams too
+  xds::StreamLimits xds_limits;
   std::string http_host = "127.0.0.1";
   uint16_t http_port = 15014;               // /metrics, /healthz/ready, /debug/*
   std::chrono::milliseconds config_debounce{10};  // file events → reload

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <functional>
+#include <initializer_list>
+#include <optional>
 #include <sstream>
 
 #include "common/base/status.h"
@@ -56,6 +58,19 @@ class Field {
     return Field(child, path_.empty() ? key : path_ + "." + key);
   }
   [[noreturn]] void fail(const std::string& msg) const { throw FieldError{path_, msg}; }
+
+  // Refuses keys other than `known`. For policy objects a misspelt or unsupported field
+  // (`principal`, `trustDomains`) would otherwise be dropped, and a dropped constraint makes the
+  // rule broader than written; so the object is rejected, naming the field.
+  void only(std::initializer_list<std::string_view> known) const {
+    if (!present() || !n_.IsMap()) return;
+    for (auto it = n_.begin(); it != n_.end(); ++it) {
+      std::string k = it->first.IsScalar() ? printable(it->first.Scalar()) : "<non-string key>";
+      if (std::find(known.begin(), known.end(), k) == known.end()) {
+        throw FieldError{path_.empty() ? k : str_cat(path_, ".", k), "unknown field"};
+      }
+    }
+  }
 
   std::string str(const std::string& def = "") const {
     if (!present()) return def;
@@ -271,18 +286,27 @@ Service parse_service(const Field& spec) {
   return s;
 }
 
+// A policy's workload selector; a misspelt key (`matchLabel`) would widen the policy from the
+// selected workloads to the whole namespace.
+std::optional<LabelSelector> policy_selector(const Field& f) {
+  if (!f.present()) return std::nullopt;
+  f.only({"matchLabels", "matchExpressions"});
+  f["matchExpressions"].each([](const Field& e) { e.only({"key", "operator", "values"}); });
+  return label_selector(f);
+}
+
+AuthorizationPolicy::TargetRef target_ref(const Field& t) {
+  t.only({"group", "kind", "name", "namespace"});
+  return {t["group"].str(), t["kind"].required_str(), t["name"].required_str(), t["namespace"].str()};
+}
+
+// Field names as in istio.io's security/v1 AuthorizationPolicy and PeerAuthentication.
 AuthorizationPolicy parse_authz(const Field& spec) {
   AuthorizationPolicy ap;
-  if (spec["selector"].present()) ap.selector = label_selector(spec["selector"]);
-  spec["targetRefs"].each([&](const Field& t) {
-    ap.target_refs.push_back({t["group"].str(), t["kind"].required_str(), t["name"].required_str(),
-                              t["namespace"].str()});
-  });
-  if (spec["targetRef"].present()) {
-    Field t = spec["targetRef"];
-    ap.target_refs.push_back({t["group"].str(), t["kind"].required_str(), t["name"].required_str(),
-                              t["namespace"].str()});
-  }
+  spec.only({"selector", "targetRef", "targetRefs", "action", "provider", "rules"});
+  ap.selector = policy_selector(spec["selector"]);
+  spec["targetRefs"].each([&](const Field& t) { ap.target_refs.push_back(target_ref(t)); });
+  if (spec["targetRef"].present()) ap.target_refs.push_back(target_ref(spec["targetRef"]));
   if (ap.selector && !ap.target_refs.empty()) spec["targetRefs"].fail("cannot be used together with selector");
   std::string action = spec["action"].str("ALLOW");
   if (action == "ALLOW") ap.action = AuthorizationPolicy::Action::kAllow;
@@ -290,14 +314,20 @@ AuthorizationPolicy parse_authz(const Field& spec) {
   else if (action == "AUDIT") ap.action = AuthorizationPolicy::Action::kAudit;
   else if (action == "CUSTOM") ap.action = AuthorizationPolicy::Action::kCustom;
   else spec["action"].fail(str_cat("unknown action '", printable(action), "' (want ALLOW, DENY, AUDIT, CUSTOM)"));
+  spec["provider"].only({"name"});
   if (ap.action == AuthorizationPolicy::Action::kCustom) {
     ap.provider = spec["provider"]["name"].required_str();
   }
   spec["rules"].each([&](const Field& rf) {
     AuthorizationPolicy::Rule r;
+    rf.only({"from", "to", "when"});
     rf["from"].each([&](const Field& ff) {
+      ff.only({"source"});
       Field s = ff["source"];
       if (!s.present()) ff.fail("a from entry needs a source");
+      s.only({"principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals", "namespaces",
+              "notNamespaces", "ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks", "serviceAccounts",
+              "notServiceAccounts"});
       AuthorizationPolicy::Source src;
       src.principals = nonempty_strings(s["principals"]);
       src.not_principals = nonempty_strings(s["notPrincipals"]);
@@ -314,8 +344,10 @@ AuthorizationPolicy parse_authz(const Field& spec) {
       r.from.push_back(std::move(src));
     });
     rf["to"].each([&](const Field& tf) {
+      tf.only({"operation"});
       Field o = tf["operation"];
       if (!o.present()) tf.fail("a to entry needs an operation");
+      o.only({"hosts", "notHosts", "ports", "notPorts", "methods", "notMethods", "paths", "notPaths"});
       AuthorizationPolicy::Operation op;
       op.hosts = nonempty_strings(o["hosts"]);
       op.not_hosts = nonempty_strings(o["notHosts"]);
@@ -328,6 +360,7 @@ AuthorizationPolicy parse_authz(const Field& spec) {
       r.to.push_back(std::move(op));
     });
     rf["when"].each([&](const Field& wf) {
+      wf.only({"key", "values", "notValues"});
       AuthorizationPolicy::Condition c;
       c.key = wf["key"].required_str();
       c.values = wf["values"].strings();
@@ -369,7 +402,9 @@ PeerAuthentication::Mode pa_mode(const Field& f) {
 
 PeerAuthentication parse_peer_authn(const Field& spec) {
   PeerAuthentication pa;
-  if (spec["selector"].present()) pa.selector = label_selector(spec["selector"]);
+  spec.only({"selector", "mtls", "portLevelMtls"});
+  pa.selector = policy_selector(spec["selector"]);
+  spec["mtls"].only({"mode"});
   pa.mode = pa_mode(spec["mtls"]["mode"]);
   Field plm = spec["portLevelMtls"];
   if (plm.present()) {
@@ -378,7 +413,9 @@ PeerAuthentication parse_peer_authn(const Field& spec) {
     for (auto it = plm.node().begin(); it != plm.node().end(); ++it) {
       Field k(it->first, str_cat(plm.path(), ".", it->first.Scalar()));
       uint16_t port = k.port();
-      pa.port_level[port] = pa_mode(Field(it->second, k.path())["mode"]);
+      Field mtls(it->second, k.path());
+      mtls.only({"mode"});
+      pa.port_level[port] = pa_mode(mtls["mode"]);
     }
   }
   return pa;
@@ -587,8 +624,14 @@ void parse_object(const YAML::Node& doc, const std::string& source, int list_dep
         obj->spec = n;
         break;
       }
-      case Kind::kAuthorizationPolicy: obj->spec = parse_authz(spec); break;
-      case Kind::kPeerAuthentication: obj->spec = parse_peer_authn(spec); break;
+      case Kind::kAuthorizationPolicy:
+        root.only({"apiVersion", "kind", "metadata", "spec", "status"});
+        obj->spec = parse_authz(spec);
+        break;
+      case Kind::kPeerAuthentication:
+        root.only({"apiVersion", "kind", "metadata", "spec", "status"});
+        obj->spec = parse_peer_authn(spec);
+        break;
       case Kind::kGateway: obj->spec = parse_gateway(spec); break;
       case Kind::kHTTPRoute: obj->spec = HTTPRoute{to_json(spec.node(), b)}; break;
     }

@@ -2,11 +2,14 @@
 
 #include "common/base/strings.h"
 #include "common/crypto/certificate.h"
+#include "istiod/security/loopback.h"
 
 namespace ambit::istiod::security {
 
 CallCredentials credentials_of(const grpc::ServerContextBase& ctx) {
   CallCredentials c;
+  c.peer = ctx.peer();
+  c.loopback = peer_is_loopback(c.peer);
   const auto& md = ctx.client_metadata();
   auto it = md.find("authorization");
   if (it != md.end()) {
@@ -37,6 +40,15 @@ SpiffeId Authenticator::node_identity() const {
 }
 
 absl::StatusOr<Caller> Authenticator::authenticate(const CallCredentials& c) const {
+  if (!c.secure && !c.loopback) {
+    if (c.bearer) {
+      return absl::UnauthenticatedError(
+          str_cat("node tokens are never accepted over plaintext from a non-loopback peer (", c.peer,
+                  "): the token travelled in clear; use the TLS port"));
+    }
+    return absl::UnauthenticatedError(str_cat("plaintext from non-loopback peer ", c.peer,
+                                              " is refused: no credential can be verified without TLS; use the TLS port"));
+  }
   if (c.bearer) {
     if (!tokens_) return absl::UnauthenticatedError("bearer tokens are not accepted by this istiod");
     auto node = tokens_->verify(*c.bearer);

@@ -2,6 +2,13 @@
 // or a workload presenting a mesh certificate over mTLS. Mirrors istiod's authenticator chain
 // (security/pkg/server/ca/authenticate): the first authenticator that recognises the credential
 // decides; a credential that is present but invalid is an error, not "try the next one".
+//
+// Plaintext (the debugging port) is decided by where the caller is, before any credential:
+//  - a loopback peer may present a node token, or nothing (anonymous) unless anonymous
+//    plaintext is disabled (--plaintext-requires-auth);
+//  - a non-loopback peer is refused whatever it sends: without TLS there is no client
+//    certificate, and a node token sent in clear could have been read on the way and is never
+//    accepted (it would stay valid for anyone who saw it). Such callers must use the TLS port.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -29,6 +36,8 @@ struct CallCredentials {
   std::optional<std::string> bearer;          // from `authorization: Bearer ...`
   std::optional<std::string> peer_cert_pem;   // verified TLS client certificate, if any
   bool secure = false;                        // arrived over TLS
+  bool loopback = false;                      // the peer is this host (loopback or Unix socket)
+  std::string peer;                           // gRPC's peer string, for messages
 };
 CallCredentials credentials_of(const grpc::ServerContextBase& ctx);
 

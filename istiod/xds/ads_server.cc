@@ -21,6 +21,24 @@ using Clock = std::chrono::steady_clock;
 namespace {
 spdlog::logger& lg() { return log::scope("xds"); }
 
+constexpr size_t kMaxNackMessage = 1024;
+
+// At most `max` bytes of `s`, cut before a UTF-8 sequence rather than inside one: the text ends
+// up in /debug/connections' JSON.
+std::string truncate_utf8(const std::string& s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xc0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+// "ipv4:10.0.0.1:5000" -> "ipv4:10.0.0.1": a client's streams come from many source ports.
+std::string peer_host(const std::string& peer) {
+  auto colon = peer.rfind(':');
+  if (colon == std::string::npos || peer.rfind("unix", 0) == 0) return peer;
+  return peer.substr(0, colon);
+}
+
 const std::vector<std::string>& served_types() {
   static const std::vector<std::string> t = {ambient::kAddressType, ambient::kAuthorizationType};
   return t;
@@ -92,6 +110,7 @@ class Connection final : public grpc::ServerBidiReactor<DeltaDiscoveryRequest, D
   }
 
   void OnDone() override {
+    if (!client_key_.empty()) server_->release(client_key_);
     server_->detach(this);
     unref();
   }
@@ -157,8 +176,24 @@ class Connection final : public grpc::ServerBidiReactor<DeltaDiscoveryRequest, D
     return ts.wildcard || ts.names.count(name) > 0;
   }
 
+  // Ends the stream for a request past a limit; counted and logged with who sent it.
+  grpc::Status reject(const LimitViolation& v) {
+    server_->count_rejection(v);
+    lg().warn("xDS stream from {} ({}) ended: {}", ctx_->peer(), info_.node_id.empty() ? "no node yet" : info_.node_id,
+              v.status.error_message());
+    return v.status;
+  }
+
+  size_t subscribed_names() const {
+    size_t n = 0;
+    for (const auto& [_, ts] : types_) n += ts.names.size();
+    return n;
+  }
+
   grpc::Status handle(const DeltaDiscoveryRequest& r) {
     std::lock_guard lock(mu_);
+    // Before anything from the request is stored, logged or looked up.
+    if (auto v = check_name_lengths(r, server_->limits_)) return reject(*v);
     if (!authenticated_) {
       if (!r.has_node() || r.node().id().empty()) {
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first request must carry node.id");
@@ -191,6 +226,12 @@ class Connection final : public grpc::ServerBidiReactor<DeltaDiscoveryRequest, D
           return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, msg);
         }
       }
+      // Keyed by who the caller proved to be and where it connects from: every ztunnel shares
+      // the ztunnel identity (its node differs), and many pods may share a service account.
+      std::string client = str_cat(caller->identity.to_string(), caller->node.empty() ? "" : " on node ",
+                                   caller->node, " at ", peer_host(ctx_->peer()));
+      if (auto v = server_->admit(client)) return reject(*v);
+      client_key_ = client;
       authenticated_ = true;
       info_.node_id = node->raw;
       info_.identity = caller->identity.to_string();
@@ -210,10 +251,11 @@ class Connection final : public grpc::ServerBidiReactor<DeltaDiscoveryRequest, D
     if (!r.response_nonce().empty()) {
       if (r.has_error_detail()) {
         ++info_.nacks;
-        info_.last_nack = r.error_detail().message();
+        // Kept for /debug/connections; a client's message is not ours to hold in full.
+        info_.last_nack = truncate_utf8(r.error_detail().message(), kMaxNackMessage);
         server_->rejects_.with({metric_type(type)}).inc();
         lg().warn("{} NACKed {} nonce {}: {}", info_.node_id, metric_type(type), r.response_nonce(),
-                  r.error_detail().message());
+                  info_.last_nack);
       } else {
         ++info_.acks;
         server_->acks_.with({metric_type(type)}).inc();
@@ -252,6 +294,9 @@ class Connection final : public grpc::ServerBidiReactor<DeltaDiscoveryRequest, D
       // Unsubscribed resources are forgotten without a removal (the client dropped them).
       ts.known.erase(n);
     }
+    // Checked after applying, so re-subscribing held names or swapping names within one request
+    // is not counted twice; the overshoot is one request's worth, and the stream ends with it.
+    if (auto v = check_subscribed_names(subscribed_names(), server_->limits_)) return reject(*v);
     return grpc::Status::OK;
   }
 
@@ -380,14 +425,17 @@ class Connection final : public grpc::ServerBidiReactor<DeltaDiscoveryRequest, D
   std::map<std::string, TypeState> types_;
   ClientInfo info_;
   std::string pod_name_, pod_ns_;
+  std::string client_key_;  // set once admitted against the per-client stream limit
 
  public:
   void set_id(uint64_t id) { info_.id = id; }
 };
 
-AdsServer::AdsServer(const ambient::AmbientIndex* index, const security::Authenticator* auth, metrics::Registry* m)
+AdsServer::AdsServer(const ambient::AmbientIndex* index, const security::Authenticator* auth, metrics::Registry* m,
+                     StreamLimits limits)
     : index_(index),
       auth_(auth),
+      limits_(limits),
       pushes_(m->counter("pilot_xds_pushes", "Pilot build and send errors for lds, rds, cds and eds.", {"type"})),
       rejects_(m->counter("pilot_total_xds_rejects", "Total number of XDS responses from pilot rejected by proxy.", {"type"})),
       acks_(m->counter("pilot_xds_acks", "Total number of XDS responses acknowledged by proxies.", {"type"})),
@@ -397,7 +445,10 @@ AdsServer::AdsServer(const ambient::AmbientIndex* index, const security::Authent
       config_size_(m->histogram("pilot_xds_config_size_bytes", "Distribution of configuration sizes pushed to clients",
                                 {"type"}, metrics::exponential_buckets(1, 10, 9))),
       auth_failures_(m->counter("pilot_xds_auth_failures", "xDS streams refused by authentication or identity checks.",
-                                {"reason"})) {
+                                {"reason"})),
+      limit_rejections_(m->counter("ambit_xds_limit_rejections",
+                                   "xDS streams ended because a request went past a limit (stream_limits.h).",
+                                   {"limit"})) {
   m->collector("pilot_xds", "Number of endpoints connected to this pilot using XDS.", metrics::Type::kGauge,
                {"version"}, [this] {
                  return metrics::Registry::Rows{{{"ambit"}, static_cast<double>(connection_count())}};
@@ -421,6 +472,26 @@ void AdsServer::detach(Connection* c) {
   std::lock_guard lock(mu_);
   conns_.erase(c);
 }
+
+std::optional<LimitViolation> AdsServer::admit(const std::string& client) {
+  std::lock_guard lock(clients_mu_);
+  size_t& open = streams_per_client_[client];
+  if (auto v = check_streams_per_client(client, open, limits_)) {
+    if (open == 0) streams_per_client_.erase(client);
+    return v;
+  }
+  ++open;
+  return std::nullopt;
+}
+
+void AdsServer::release(const std::string& client) {
+  std::lock_guard lock(clients_mu_);
+  auto it = streams_per_client_.find(client);
+  if (it == streams_per_client_.end()) return;
+  if (--it->second == 0) streams_per_client_.erase(it);
+}
+
+void AdsServer::count_rejection(const LimitViolation& v) { limit_rejections_.with({v.limit}).inc(); }
 
 size_t AdsServer::connection_count() const {
   std::lock_guard lock(mu_);

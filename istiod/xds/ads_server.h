@@ -12,7 +12,8 @@
 //    logged and counted with its message and never answered by a resend;
 //  - backpressure: at most one response in flight per stream. Changes arriving meanwhile are
 //    coalesced as a set of resource *names*; content is read from the index when the next
-//    response is built, so a slow client costs one name set, not a queue of payloads.
+//    response is built, so a slow client costs one name set, not a queue of payloads;
+//  - bounds (stream_limits.h): subscribed names per stream, name length, streams per client.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -20,6 +21,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -28,6 +30,7 @@
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "istiod/ambient/index.h"
 #include "istiod/security/authenticator.h"
+#include "istiod/xds/stream_limits.h"
 
 namespace ambit::istiod::xds {
 
@@ -47,7 +50,8 @@ struct ClientInfo {
 
 class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscoveryService::CallbackService {
  public:
-  AdsServer(const ambient::AmbientIndex* index, const security::Authenticator* auth, metrics::Registry* metrics);
+  AdsServer(const ambient::AmbientIndex* index, const security::Authenticator* auth, metrics::Registry* metrics,
+            StreamLimits limits = {});
   ~AdsServer() override;
 
   grpc::ServerBidiReactor<envoy::service::discovery::v3::DeltaDiscoveryRequest,
@@ -67,12 +71,20 @@ class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscover
   friend class Connection;
   void attach(Connection* c);
   void detach(Connection* c);
+  // Counts a stream against its client's limit; the violation if the client is at it.
+  std::optional<LimitViolation> admit(const std::string& client);
+  void release(const std::string& client);
+  void count_rejection(const LimitViolation& v);
 
   const ambient::AmbientIndex* index_;
   const security::Authenticator* auth_;
   mutable std::mutex mu_;
   std::set<Connection*> conns_;
   uint64_t next_id_ = 1;
+  const StreamLimits limits_;
+  // Separate from mu_: taken while a Connection holds its own lock (mu_ is taken before it).
+  std::mutex clients_mu_;
+  std::map<std::string, size_t> streams_per_client_;
 
   // Istio's metric names (pilot/pkg/xds/monitoring.go).
   metrics::Family<metrics::Counter>& pushes_;
@@ -81,6 +93,7 @@ class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscover
   metrics::Family<metrics::Histogram>& convergence_;
   metrics::Family<metrics::Histogram>& config_size_;
   metrics::Family<metrics::Counter>& auth_failures_;
+  metrics::Family<metrics::Counter>& limit_rejections_;
 };
 
 // "wads" / "wdsauthz": Istio's short names for the ambient types in metric labels.

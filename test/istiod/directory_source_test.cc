@@ -352,6 +352,31 @@ TEST_CASE("an invalid object keeps its previous valid version while neighbours u
   CHECK(f.sink().rejections[0].reason.find("previous version kept") == std::string::npos);
 }
 
+TEST_CASE("a policy edited to carry an unknown field is rejected naming it, its last good version stays") {
+  Fixture f;
+  auto policy = [](const std::string& source) {
+    return str_cat("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny-bad, namespace: demo}\n",
+                   "spec:\n  action: DENY\n  rules: [{from: [{source: {", source, "}}]}]\n");
+  };
+  f.write("policy.yaml", policy("namespaces: [bad]"));
+  f.start();
+  REQUIRE(f.sink().rejections.empty());
+
+  // Without the check this edit would be an update to a rule with an empty source, which denies
+  // every caller instead of the one trust domain written.
+  CHECK(f.change([&] { f.write("policy.yaml", policy("trustDomains: [evil.example]")); }, "unknown field").empty());
+  REQUIRE_MESSAGE(f.sink().rejections.size() == 1, rejections_text(f.sink().rejections));
+  const Rejection& r = f.sink().rejections[0];
+  CHECK(r.kind == "AuthorizationPolicy");
+  CHECK(r.name == "deny-bad");
+  CHECK_MESSAGE(r.reason.find("spec.rules[0].from[0].source.trustDomains: unknown field") != std::string::npos, r.reason);
+  CHECK_MESSAGE(r.reason.find("previous version kept") != std::string::npos, r.reason);
+
+  // Fixing the typo back is no change at all: the kept version was in force throughout.
+  CHECK(f.change([&] { f.write("policy.yaml", policy("namespaces: [bad]")); }, "restore").empty());
+  CHECK(f.sink().rejections.empty());
+}
+
 TEST_CASE("the same object in two files is rejected where it appears second, naming both places") {
   Fixture f;
   f.write("a.yaml", pod("dup", "10.0.0.1"));

@@ -182,6 +182,98 @@ TEST_CASE("invalid objects are rejected one by one with file, kind, name and rea
   }
 }
 
+// Finding 9 of the hardening review: an unknown field used to be dropped, so the rule that held
+// it became broader than written (a `from` with only `trustDomains` matched every source).
+TEST_CASE("unknown AuthorizationPolicy and PeerAuthentication fields are rejected, naming the field path") {
+  const std::string ap = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: demo}\n";
+  const std::string pa = "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: p, namespace: demo}\n";
+  struct Case {
+    std::string yaml;
+    const char* want;
+  } cases[] = {
+      {ap + "spec:\n  rules: [{from: [{source: {trustDomains: [td]}}]}]\n",
+       "t.yaml#1: AuthorizationPolicy demo/p: spec.rules[0].from[0].source.trustDomains: unknown field"},
+      {ap + "spec:\n  action: DENY\n  rules: [{from: [{source: {principal: [cluster.local/ns/a/sa/b]}}]}]\n",
+       "spec.rules[0].from[0].source.principal: unknown field"},
+      {ap + "spec:\n  rules: [{from: [{source: {namespaces: [a]}}]}, {to: [{operation: {port: ['80']}}]}]\n",
+       "spec.rules[1].to[0].operation.port: unknown field"},
+      {ap + "spec:\n  rules: [{when: [{key: source.ip, value: [10.0.0.1]}]}]\n", "spec.rules[0].when[0].value: unknown field"},
+      {ap + "spec:\n  rules: [{form: [{source: {namespaces: [a]}}]}]\n", "spec.rules[0].form: unknown field"},
+      {ap + "spec:\n  rules: [{from: [{source: {namespaces: [a]}, sources: {}}]}]\n", "spec.rules[0].from[0].sources: unknown field"},
+      {ap + "spec:\n  selector: {matchLabel: {app: echo}}\n", "spec.selector.matchLabel: unknown field"},
+      {ap + "spec:\n  selector: {matchExpressions: [{key: app, operator: In, values: [a], value: b}]}\n",
+       "spec.selector.matchExpressions[0].value: unknown field"},
+      {ap + "spec:\n  targetRefs: [{kind: Gateway, name: w, namspace: x}]\n", "spec.targetRefs[0].namspace: unknown field"},
+      {ap + "spec:\n  action: CUSTOM\n  provider: {name: ext, extra: 1}\n", "spec.provider.extra: unknown field"},
+      {ap + "spec:\n  acton: DENY\n", "spec.acton: unknown field"},
+      {ap + "sepc:\n  action: DENY\n", "sepc: unknown field"},
+      {pa + "spec: {mtls: {mod: STRICT}}\n", "t.yaml#1: PeerAuthentication demo/p: spec.mtls.mod: unknown field"},
+      {pa + "spec: {mTLS: {mode: STRICT}}\n", "spec.mTLS: unknown field"},
+      {pa + "spec:\n  selector: {matchLabels: {app: a}}\n  portLevelMtls: {80: {mode: DISABLE, moed: STRICT}}\n",
+       "spec.portLevelMtls.80.moed: unknown field"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.yaml);
+    std::string got = only_rejection(c.yaml);
+    CHECK_MESSAGE(got.find(c.want) != std::string::npos, got);
+  }
+}
+
+TEST_CASE("every AuthorizationPolicy and PeerAuthentication field Istio defines is still accepted") {
+  ParseResult r = parse(R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: all, namespace: demo}
+spec:
+  selector:
+    matchLabels: {app: echo}
+    matchExpressions: [{key: tier, operator: In, values: [web]}]
+  action: CUSTOM
+  provider: {name: ext}
+  rules:
+  - from:
+    - source:
+        principals: [a]
+        notPrincipals: [b]
+        requestPrincipals: [c]
+        notRequestPrincipals: [d]
+        namespaces: [e]
+        notNamespaces: [f]
+        ipBlocks: [10.0.0.0/8]
+        notIpBlocks: [10.1.0.0/16]
+        remoteIpBlocks: [10.2.0.0/16]
+        notRemoteIpBlocks: [10.3.0.0/16]
+        serviceAccounts: [g]
+        notServiceAccounts: [h]
+    to:
+    - operation: {hosts: [a], notHosts: [b], ports: ['80'], notPorts: ['81'], methods: [GET], notMethods: [PUT],
+                  paths: [/a], notPaths: [/b]}
+    when: [{key: source.ip, values: [10.0.0.1], notValues: [10.0.0.2]}]
+status: {}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: refs, namespace: demo}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: w, namespace: demo}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ref, namespace: demo}
+spec:
+  targetRef: {group: gateway.networking.k8s.io, kind: Gateway, name: w}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: pa, namespace: demo}
+spec:
+  selector: {matchLabels: {app: echo}}
+  mtls: {mode: STRICT}
+  portLevelMtls: {8080: {mode: PERMISSIVE}}
+)");
+  CHECK(r.rejections.empty());
+  CHECK(r.objects.size() == 4);
+}
+
 TEST_CASE("one bad object does not take its neighbours down") {
   ParseResult r = parse(R"(
 apiVersion: v1
