@@ -266,6 +266,7 @@ class World {
     hold_port_ = listen(hold_, [this](tcp::socket s) { return hold(std::move(s)); });
     mute_port_ = listen(mute_, [this](tcp::socket s) { return mute(std::move(s)); });
     blast_port_ = listen(blast_, [](tcp::socket s) { return blast(std::move(s)); });
+    deaf_port_ = listen(deaf_, [this](tcp::socket s) { return deaf(std::move(s)); });
     thread_ = std::thread([this] { io_.run(); });
   }
 
@@ -279,7 +280,8 @@ class World {
         if (auto c = w.lock()) c->close(absl::CancelledError("test over"));
       }
       boost::system::error_code ec;
-      for (auto* a : {&hbone_, &echo_, &count_, &greet_, &hold_, &mute_, &blast_}) a->close(ec);
+      for (auto* a : {&hbone_, &echo_, &count_, &greet_, &hold_, &mute_, &blast_, &deaf_}) a->close(ec);
+      deafened_.clear();
       muted_.clear();
       done->set_value();
     });
@@ -382,6 +384,7 @@ class World {
   uint16_t greet_port() const { return greet_port_; }
   uint16_t hold_port() const { return hold_port_; }
   uint16_t blast_port() const { return blast_port_; }
+  uint16_t deaf_port() const { return deaf_port_; }
   const tls::TlsContext& client_ctx() const { return *client_ctx_; }
   const Pki& pki() const { return pki_; }
 
@@ -483,6 +486,11 @@ class World {
       if (wec) co_return;
     }
   }
+  // Accepts and never reads: the tunnel towards it fills up and stays full.
+  asio::awaitable<void> deaf(tcp::socket s) {
+    deafened_.push_back(std::make_unique<tcp::socket>(std::move(s)));
+    co_return;
+  }
   // A download: writes kBlastBytes at once, then waits for the client to go.
   static constexpr size_t kBlastBytes = 16u << 20;
   static asio::awaitable<void> blast(tcp::socket s) {
@@ -552,9 +560,11 @@ class World {
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   Pki pki_;
   std::shared_ptr<const tls::TlsContext> server_ctx_, client_ctx_;
-  tcp::acceptor hbone_{io_}, echo_{io_}, count_{io_}, greet_{io_}, hold_{io_}, mute_{io_}, blast_{io_};
+  tcp::acceptor hbone_{io_}, echo_{io_}, count_{io_}, greet_{io_}, hold_{io_}, mute_{io_}, blast_{io_},
+      deaf_{io_};
   uint16_t hbone_port_ = 0, echo_port_ = 0, count_port_ = 0, greet_port_ = 0, hold_port_ = 0,
-           mute_port_ = 0, blast_port_ = 0;
+           mute_port_ = 0, blast_port_ = 0, deaf_port_ = 0;
+  std::vector<std::unique_ptr<tcp::socket>> deafened_;
   std::vector<std::shared_ptr<tls::PeerVerification>> verifications_;
   std::vector<std::unique_ptr<TlsSocket>> muted_;
   std::vector<std::shared_ptr<Connection>> client_conns_;
@@ -1010,6 +1020,41 @@ TEST_CASE("aborted downloads return their buffered bytes' window: the pooled con
   writer.join();
   CHECK_MESSAGE(r.data.size() == kBytes, "got ", r.data.size(), " bytes, errno ", r.err);
   CHECK(r.eof);
+}
+
+// Hardening finding 6: each stream read up to its own limit (256 KiB plus a 64 KiB read) from its
+// app whatever the peer's windows said, so a connection whose peer stopped reading held 100 times
+// that. Now the connection's streams share one budget.
+TEST_CASE("apps writing into a connection whose peer stopped reading: the connection buffers at most its budget") {
+  World w;
+  Settings settings;
+  settings.connection_send_buffer_limit = 512 * 1024;
+  ClientConn& cc = w.connect(settings);
+  constexpr int kStreams = 8;
+  std::vector<ClientStream> streams;
+  for (int i = 0; i < kStreams; ++i) {
+    streams.push_back(w.open(cc, w.addr(w.deaf_port())));
+    REQUIRE(wait(streams.back().status) == 200);
+  }
+  // Write from every app until none can write any more (the tunnel and the sockets are full),
+  // sampling what the client Connection buffers all along.
+  std::string chunk(64 * 1024, 'd');
+  size_t most = 0, sent = 0;
+  auto last_progress = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - last_progress < 1s && sent < (256u << 20)) {
+    for (auto& s : streams) {
+      ssize_t n = ::send(s.fd.get(), chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        sent += static_cast<size_t>(n);
+        last_progress = std::chrono::steady_clock::now();
+      }
+    }
+    most = std::max(most, w.on_io([&] { return cc.conn->pending_to_peer(); }));
+    std::this_thread::sleep_for(2ms);
+  }
+  INFO("sent ", sent, " bytes; the connection held at most ", most);
+  CHECK(most >= settings.connection_send_buffer_limit / 2);  // the budget was really under pressure
+  CHECK(most <= settings.connection_send_buffer_limit + 64 * 1024);  // one read past it, no more
 }
 
 TEST_CASE("a non-200 answer reaches on_response with its status, and the connection stays usable") {
