@@ -66,13 +66,14 @@ void row(const char* phase, const Usage& base1, const Usage& u1, const Usage& ba
 }  // namespace
 
 int main(int argc, char** argv) {
-  int conns = 10000, hold_s = 40, churn_s = 20, pool_idle_s = 5;
+  int conns = 10000, hold_s = 40, churn_s = 20, pool_idle_s = 5, linger_s = 0;
   for (int i = 1; i + 1 < argc; ++i) {
     std::string a = argv[i];
     if (a == "--conns") conns = std::atoi(argv[i + 1]);
     if (a == "--hold-seconds") hold_s = std::atoi(argv[i + 1]);
     if (a == "--churn-seconds") churn_s = std::atoi(argv[i + 1]);
     if (a == "--pool-idle-seconds") pool_idle_s = std::atoi(argv[i + 1]);
+    if (a == "--linger-seconds") linger_s = std::atoi(argv[i + 1]);  // keep the mesh up to inspect it
   }
   if (geteuid() != 0) {
     std::fprintf(stderr, "soak_bench: needs root (network namespaces, eBPF)\n");
@@ -177,5 +178,10 @@ int main(int argc, char** argv) {
               (peak1.rss_mb - base1.rss_mb) * 1024 / conns, (peak2.rss_mb - base2.rss_mb) * 1024 / conns);
   bool ok = held && verify_failed == 0 && churn_failed == 0 && after1.fds <= base1.fds && after2.fds <= base2.fds;
   if (!ok) std::printf("FAILED (holder: %s)\n", hold_log.c_str());
+  if (linger_s > 0) {
+    std::printf("lingering %d s: ztunnel pids %d %d\n", linger_s, z1, z2);
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::seconds(linger_s));
+  }
   return ok ? 0 : 1;
 }

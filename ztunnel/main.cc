@@ -14,6 +14,15 @@
 #include "common/base/version.h"
 #include "ztunnel/app.h"
 
+#ifdef AMBIT_JEMALLOC
+// Freed pages go back to the kernel within seconds (a background thread purges them; no
+// intermediate MADV_FREE stage, whose pages would still count in RSS until memory pressure).
+extern "C" {
+extern const char* malloc_conf;
+const char* malloc_conf = "background_thread:true,dirty_decay_ms:5000,muzzy_decay_ms:0";
+}
+#endif
+
 int main(int argc, char** argv) {
   CLI::App app{"ztunnel: Ambit's per-node HBONE mTLS proxy", "ztunnel"};
   app.set_version_flag("--version", ambit::kVersion);
