@@ -23,6 +23,7 @@ FeatureReport probe_features() {
   for (const ProgType& t : {ProgType{BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "prog:cgroup_sock_addr"},
                             ProgType{BPF_PROG_TYPE_SOCK_OPS, "prog:sock_ops"},
                             ProgType{BPF_PROG_TYPE_CGROUP_SOCKOPT, "prog:cgroup_sockopt"},
+                            ProgType{BPF_PROG_TYPE_CGROUP_SOCK, "prog:cgroup_sock"},
                             ProgType{BPF_PROG_TYPE_SCHED_CLS, "prog:sched_cls"}}) {
     if (libbpf_probe_bpf_prog_type(t.type, nullptr) != 1) r.missing.push_back(t.name);
   }
@@ -33,6 +34,9 @@ FeatureReport probe_features() {
   };
   for (const Helper& h : {Helper{BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_get_netns_cookie, "helper:get_netns_cookie"},
                           Helper{BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_sk_storage_get, "helper:sk_storage_get"},
+                          // sock_create and setsockopt find the pod by cookie, like connect4.
+                          Helper{BPF_PROG_TYPE_CGROUP_SOCK, BPF_FUNC_get_netns_cookie, "helper:get_netns_cookie(cgroup_sock)"},
+                          Helper{BPF_PROG_TYPE_CGROUP_SOCKOPT, BPF_FUNC_get_netns_cookie, "helper:get_netns_cookie(cgroup_sockopt)"},
                           Helper{BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_sk_assign, "helper:sk_assign"},
                           Helper{BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_skc_lookup_tcp, "helper:skc_lookup_tcp"}}) {
     if (libbpf_probe_bpf_helper(h.type, h.id, nullptr) != 1) r.missing.push_back(h.name);

@@ -5,9 +5,11 @@
 // bpf_link_update, which is atomic. Pins of an incompatible layout are refused and replaced.
 //
 // Why each object is pinned:
-//   links (connect4/6, sockops, getsockopt, getpeername4/6): keep programs attached with no agent;
+//   links (connect4/6, sockops, getsockopt, setsockopt, getpeername4/6, sock_create): keep programs
+//     attached with no agent;
 //   maps (pods, pod_ips, orig, sk_orig, excl_ports, node, stats, meta): keep enrollment, in-flight
-//     original destinations and counters across agent restarts.
+//     original destinations and counters across agent restarts. The stats map alone is replaced
+//     when its size differs (a new counter): counters may restart, enrollment must not.
 // Not pinned: the tc ingress filters, which are netlink objects rather than links (libbpf 1.1):
 // they persist in each pod's clsact qdisc anyway, and a restarted agent replaces them in place
 // with its own program when it loads the pods it finds still captured (Enrollment::load).
@@ -34,16 +36,24 @@ struct CapturedPod {
   net::IpAddr ip4;
 };
 
+struct DatapathOptions {
+  // Capacity of map_orig when it is created (0: AMBIT_MAX_ORIG). Adopted pins keep theirs. Tests
+  // shrink it to make the LRU evict.
+  uint32_t orig_capacity = 0;
+};
+
 struct DatapathStatus {
   bool adopted = false;          // pins of a previous agent were reused
   bool replaced = false;         // pins existed but had an incompatible layout
+  bool stats_reset = false;      // the pinned stats map had another size and was replaced
   std::string pin_dir;
   std::string cgroup;
 };
 
 class EbpfDatapath {
  public:
-  static absl::StatusOr<std::unique_ptr<EbpfDatapath>> open(const std::string& pin_dir, const std::string& cgroup_path);
+  static absl::StatusOr<std::unique_ptr<EbpfDatapath>> open(const std::string& pin_dir, const std::string& cgroup_path,
+                                                           DatapathOptions options = {});
   ~EbpfDatapath();
 
   absl::Status enroll(const CapturedPod& pod);
