@@ -72,6 +72,24 @@ bool EbpfCapture::captured(const CapturedPod& pod) const {
   return std::find(all.begin(), all.end(), *cookie) != all.end();
 }
 
+std::vector<std::string> EbpfCapture::remove_stale(const std::vector<CapturedPod>& known) {
+  std::vector<uint64_t> live;
+  std::vector<net::IpAddr> live_ips;
+  for (const auto& p : known) {
+    auto ns = net::open_netns(p.netns_path);
+    if (!ns.ok()) continue;  // gone: whatever it had enrolled is stale
+    auto cookie = net::netns_cookie(ns->get());
+    if (!cookie.ok()) continue;
+    live.push_back(*cookie);
+    live_ips.push_back(p.ip4);
+  }
+  std::vector<std::string> out;
+  for (const auto& e : dp_->remove_stale(live, live_ips)) {
+    out.push_back(str_cat("netns cookie ", e.netns_cookie, " (pod address ", e.ip4.to_string(), ")"));
+  }
+  return out;
+}
+
 absl::Status IptablesCapture::enroll(const CapturedPod& pod) { return apply_inpod_rules(pod.netns_path); }
 absl::Status IptablesCapture::release(const CapturedPod& pod) { return remove_inpod_rules(pod.netns_path); }
 bool IptablesCapture::captured(const CapturedPod& pod) const { return has_inpod_rules(pod.netns_path); }

@@ -306,6 +306,33 @@ std::vector<uint64_t> EbpfDatapath::enrolled_cookies() const {
   return out;
 }
 
+std::vector<StaleEntry> EbpfDatapath::remove_stale(const std::vector<uint64_t>& live,
+                                                  const std::vector<net::IpAddr>& live_ips) {
+  std::vector<StaleEntry> out;
+  int pods = map_fd(AMBIT_PIN_PODS), ips = map_fd(AMBIT_PIN_POD_IPS);
+  for (uint64_t cookie : enrolled_cookies()) {
+    if (std::find(live.begin(), live.end(), cookie) != live.end()) continue;
+    ambit_pod p{};
+    if (bpf_map_lookup_elem(pods, &cookie, &p) != 0) continue;  // gone meanwhile
+    if (bpf_map_delete_elem(pods, &cookie) != 0 && errno != ENOENT) {
+      lg().warn("removing stale pods-map entry for netns cookie {}: {}", cookie, std::strerror(errno));
+      continue;
+    }
+    StaleEntry e;
+    e.netns_cookie = cookie;
+    if (p.ip4 != 0) {
+      e.ip4 = net::IpAddr::v4(ntohl(p.ip4));
+      if (std::find(live_ips.begin(), live_ips.end(), e.ip4) == live_ips.end()) {
+        ambit_ip_key ipk{};
+        v4_mapped(ipk.addr, e.ip4);
+        bpf_map_delete_elem(ips, &ipk);
+      }
+    }
+    out.push_back(e);
+  }
+  return out;
+}
+
 absl::Status EbpfDatapath::set_excluded_ports(const std::vector<uint16_t>& ports) {
   int fd = map_fd(AMBIT_PIN_EXCL_PORTS);
   // Clear, then add: the set is small.

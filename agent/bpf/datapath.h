@@ -42,6 +42,12 @@ struct DatapathOptions {
   uint32_t orig_capacity = 0;
 };
 
+// A map_pods entry that no live pod accounts for (remove_stale).
+struct StaleEntry {
+  uint64_t netns_cookie = 0;
+  net::IpAddr ip4;  // from the entry; its map_pod_ips entry went too unless a live pod has it
+};
+
 struct DatapathStatus {
   bool adopted = false;          // pins of a previous agent were reused
   bool replaced = false;         // pins existed but had an incompatible layout
@@ -60,6 +66,10 @@ class EbpfDatapath {
   absl::Status release(const CapturedPod& pod);
   // netns cookies currently in the pods map (what the pinned datapath captures right now).
   std::vector<uint64_t> enrolled_cookies() const;
+  // Removes map_pods entries whose cookie is not in `live` (the namespaces of pods the agent knows
+  // and that still exist), with their map_pod_ips entries unless an address is in `live_ips`.
+  // They are what a CNI DEL missed while the agent was down leaves behind.
+  std::vector<StaleEntry> remove_stale(const std::vector<uint64_t>& live, const std::vector<net::IpAddr>& live_ips);
   absl::Status set_excluded_ports(const std::vector<uint16_t>& ports);
   // Names the node's own network namespace: its TCP connects to enrolled pods (kubelet's probes)
   // leave from AMBIT_PROBE_SRC4, which must be a local address there (agent/probe_address.h).

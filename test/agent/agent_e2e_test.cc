@@ -1,6 +1,7 @@
 // The node agent end to end: real ambit-agent, ztunnel and istiod processes on two simulated
 // nodes, pods added through the real CNI plugin, capture by eBPF (and by the iptables fallback).
 // Root only.
+#include <bpf/bpf.h>
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
@@ -8,8 +9,12 @@
 #include <csignal>
 #include <thread>
 
+#include "ambit/abi.h"
 #include "common/base/strings.h"
+#include "common/base/unique_fd.h"
+#include "common/net/netns.h"
 #include "common/sim/command.h"
+#include "common/sim/topology.h"
 #include "test/support/mesh_env.h"
 #include "test/support/root.h"
 
@@ -59,6 +64,29 @@ void basic_mesh_traffic(MeshEnv& m) {
   CHECK(opened(m, 1, "connection_security_policy=\"mutual_tls\"") >= 3);
   std::string status = m.http_get(0, 15031, "/status");
   CHECK_MESSAGE(status.find("\"enrolled\": true") != std::string::npos, status);
+}
+
+// The netns cookies in a node's pinned map_pods.
+std::vector<uint64_t> pinned_pod_cookies(MeshEnv& m, int node) {
+  std::vector<uint64_t> out;
+  UniqueFd fd(bpf_obj_get((m.bpf_pins(node) + "/" AMBIT_PIN_PODS).c_str()));
+  if (!fd) return out;
+  uint64_t key = 0, next = 0;
+  uint64_t* prev = nullptr;
+  while (bpf_map_get_next_key(fd.get(), prev, &next) == 0) {
+    out.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
+double metric(MeshEnv& m, int node, const std::string& name) {
+  std::string text = m.http_get(node, 15031, "/metrics");
+  for (auto line : split_nonempty(text, '\n')) {
+    if (starts_with(line, name + " ")) return std::atof(std::string(line.substr(line.rfind(' ') + 1)).c_str());
+  }
+  return -1;
 }
 
 }  // namespace
@@ -173,4 +201,37 @@ TEST_CASE("CNI DEL releases the pod and ztunnel drops it, uninstall leaves no pi
   auto tc = m.exec(m.pod_ns("server"), {"tc", "filter", "show", "dev", "eth0", "ingress"});
   AMBIT_REQUIRE_OK(tc);
   CHECK_MESSAGE(tc->find("ambit") == std::string::npos, *tc);
+}
+
+TEST_CASE("a pod deleted while the agent is down leaves no map_pods entry: the restarted agent reconciles") {
+  AMBIT_REQUIRE_ROOT();
+  Harness h;
+  MeshEnv m(h, pods(), {}, MeshOptions{.agent_mode = "ebpf"});
+  AMBIT_REQUIRE_OK(m.start());
+  std::string ns = h.name(m.pod_ns("client"));
+  uint64_t cookie = 0;
+  {
+    auto fd = net::open_netns(sim::netns_path(ns));
+    AMBIT_REQUIRE_OK(fd);
+    auto c = net::netns_cookie(fd->get());
+    AMBIT_REQUIRE_OK(c);
+    cookie = *c;
+  }
+  auto enrolled = pinned_pod_cookies(m, 0);
+  REQUIRE(std::find(enrolled.begin(), enrolled.end(), cookie) != enrolled.end());
+
+  // The runtime deletes the pod while no agent listens: its CNI DEL never arrives.
+  CHECK(m.kill_agent(0) == 128 + SIGKILL);
+  AMBIT_REQUIRE_OK(sim::del_netns(ns));
+  AMBIT_REQUIRE_OK(m.start_agent(0));
+
+  CHECK(eventually([&] { return metric(m, 0, "ambit_agent_stale_removed_total") >= 2; }));  // the pod, its entry
+  auto left = pinned_pod_cookies(m, 0);
+  CHECK_MESSAGE(std::find(left.begin(), left.end(), cookie) == left.end(), "cookie ", cookie, " still in map_pods");
+  CHECK(m.logs().find("removed stale capture entry netns cookie " + std::to_string(cookie)) != std::string::npos);
+  CHECK(m.logs().find("is gone (its CNI DEL was missed): forgetting it") != std::string::npos);
+  std::string status = m.http_get(0, 15031, "/status");
+  CHECK_MESSAGE(status.find("uid-client") == std::string::npos, status);
+  // The other node's pod is untouched and still served.
+  CHECK(pinned_pod_cookies(m, 1).size() == 1);
 }
