@@ -663,7 +663,7 @@ TEST_CASE("server: every worker busy means an immediate retry answer, not a queu
   CHECK(again.ok);
 }
 
-TEST_CASE("server: a peer running as another uid is refused with its pid and uid, counted, never dispatched; root is served") {
+TEST_CASE("server: a peer running as another uid is refused with its pid and uid, counted, never dispatched, while root is served") {
   AMBIT_REQUIRE_ROOT();
   Fixture f;  // allowed: uid 0
   // 0600 in a 0700 directory would stop another uid at connect(); open the path so the peer

@@ -350,7 +350,7 @@ TEST_CASE("security: NodePort traffic masqueraded to the node's address is captu
 
 // The same SYN judged packet by packet (BPF_PROG_TEST_RUN): test/agent/capture_test.cc.
 
-TEST_CASE("security: in an enrolled pod, raw sockets that could write TCP are refused; raw ICMP (ping) works; unenrolled pods keep all") {
+TEST_CASE("security: in an enrolled pod, raw sockets that could write TCP are refused, raw ICMP (ping) works, unenrolled pods keep all") {
   AMBIT_REQUIRE_ROOT();
   Harness h;
   Topo t(h);

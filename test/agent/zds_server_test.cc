@@ -493,7 +493,7 @@ TEST_CASE("zds: connections beyond max_handshakes are refused") {
   CHECK(first.recv() == RawClient::Got::kPacket);  // SnapshotSent of the empty snapshot
 }
 
-TEST_CASE("peer check: a peer's pid and uid come from SO_PEERCRED; a uid not allowed is refused, naming both") {
+TEST_CASE("peer check: a peer's pid and uid come from SO_PEERCRED, and a uid not allowed is refused, naming both") {
   int sv[2];
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
   UniqueFd a(sv[0]), b(sv[1]);
@@ -509,7 +509,7 @@ TEST_CASE("peer check: a peer's pid and uid come from SO_PEERCRED; a uid not all
                 s.ToString());
 }
 
-TEST_CASE("zds: a peer running as another uid is refused before it can pose as ztunnel; root is served") {
+TEST_CASE("zds: a peer running as another uid is refused before it can pose as ztunnel, while root is served") {
   AMBIT_REQUIRE_ROOT();
   Fixture f;  // allowed: uid 0
   // The socket is 0600 in its directory; another uid would be stopped by the file mode before
