@@ -80,8 +80,10 @@ absl::Status Enrollment::load() {
     }
     pods_[p.uid] = p;
   }
-  // Capture entries of namespaces no known pod has any more (the same missed DEL, or a pod the
-  // state file never recorded): in the pinned maps they would outlive everything else.
+  // Capture entries of namespaces no known pod has any more (the same missed DEL): in the pinned
+  // maps they would outlive everything else. Every enrolled pod is in the state file (cni_add
+  // persists it before enrolling), so an entry no known pod accounts for is stale. Without a
+  // state file at all (returned above) nothing is removed: that would uncapture live pods.
   std::vector<CapturedPod> known;
   for (const auto& [uid, p] : pods_) known.push_back(captured(p));
   for (const auto& what : capture_->remove_stale(known)) {
