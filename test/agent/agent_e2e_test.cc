@@ -7,11 +7,13 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <thread>
 
 #include "ambit/abi.h"
 #include "common/base/strings.h"
 #include "common/base/unique_fd.h"
+#include "common/net/ip_addr.h"
 #include "common/net/netns.h"
 #include "common/sim/command.h"
 #include "common/sim/topology.h"
@@ -105,6 +107,9 @@ TEST_CASE("agent, ebpf mode: CNI-added pods are enrolled and captured without an
   CHECK(metrics.find("ambit_agent_mode{mode=\"ebpf\"} 1") != std::string::npos);
   CHECK(metrics.find("ambit_capture_events_total{event=\"captured\"}") != std::string::npos);
   CHECK(metrics.find("ambit_agent_enrolled_pods 1") != std::string::npos);
+  // ztunnel and the CNI plugin run as root: nothing refused by the peer check.
+  CHECK_MESSAGE(metrics.find("ambit_agent_socket_peers_refused_total{socket=\"zds\"} 0") != std::string::npos, metrics);
+  CHECK(metrics.find("ambit_agent_socket_peers_refused_total{socket=\"cni\"} 0") != std::string::npos);
   auto cni_check = m.cni("CHECK", "client");
   CHECK_MESSAGE(cni_check.ok(), cni_check.status().ToString());
 }
@@ -228,6 +233,18 @@ TEST_CASE("a pod deleted while the agent is down leaves no map_pods entry: the r
   CHECK(eventually([&] { return metric(m, 0, "ambit_agent_stale_removed_total") >= 2; }));  // the pod, its entry
   auto left = pinned_pod_cookies(m, 0);
   CHECK_MESSAGE(std::find(left.begin(), left.end(), cookie) == left.end(), "cookie ", cookie, " still in map_pods");
+  // Its address entry went with it: a later pod with that address is not steered.
+  {
+    UniqueFd ips(bpf_obj_get((m.bpf_pins(0) + "/" AMBIT_PIN_POD_IPS).c_str()));
+    REQUIRE(ips);
+    ambit_ip_key k{};
+    k.addr[10] = k.addr[11] = 0xff;
+    auto ip = net::IpAddr::parse(m.pod_ip("client"));
+    REQUIRE(ip.has_value());
+    std::memcpy(k.addr + 12, ip->raw().data(), 4);
+    ambit_pod_ip v{};
+    CHECK(bpf_map_lookup_elem(ips.get(), &k, &v) != 0);
+  }
   CHECK(m.logs().find("removed stale capture entry netns cookie " + std::to_string(cookie)) != std::string::npos);
   CHECK(m.logs().find("is gone (its CNI DEL was missed): forgetting it") != std::string::npos);
   std::string status = m.http_get(0, 15031, "/status");
