@@ -10,13 +10,15 @@
 //             opened and once more at the end (netperf_lite hold), held --hold-seconds;
 //   churn     meanwhile, short connections (connect, 1-byte echo, RST) for --churn-seconds;
 //   after     all closed: wait (bounded) until both ztunnels' fds are back to the baseline (the
-//             client's idle HBONE pool is released after --pool-idle-seconds), then RSS again.
+//             client's idle HBONE pool is released after --pool-idle-seconds), then until their
+//             RSS stops falling (the allocator returns freed pages over seconds), and measure.
 // Prints each phase's RSS and fds as ratios against the baseline of the same run, the held and
 // churned counts, and every failure. Exit status 1 if a connection failed or an fd leaked.
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -157,9 +159,20 @@ int main(int argc, char** argv) {
     after2 = usage(z2);
   } while ((after1.fds > base1.fds || after2.fds > base2.fds) && std::chrono::steady_clock::now() - a0 < 120s);
   double settle_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count();
-  std::this_thread::sleep_for(5s);
-  after1 = usage(z1);
-  after2 = usage(z2);
+  // Then RSS: freed pages go back as the allocator decays them; wait until neither ztunnel's RSS
+  // has dropped for 15 s (bounded: 3 minutes).
+  auto r0 = std::chrono::steady_clock::now();
+  double low1 = after1.rss_mb, low2 = after2.rss_mb;
+  auto last_drop = r0;
+  while (std::chrono::steady_clock::now() - last_drop < 15s && std::chrono::steady_clock::now() - r0 < 180s) {
+    std::this_thread::sleep_for(1s);
+    after1 = usage(z1);
+    after2 = usage(z2);
+    if (after1.rss_mb < low1 - 0.2 || after2.rss_mb < low2 - 0.2) last_drop = std::chrono::steady_clock::now();
+    low1 = std::min(low1, after1.rss_mb);
+    low2 = std::min(low2, after2.rss_mb);
+  }
+  double rss_settle_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - r0).count();
 
   std::printf("\nsoak_bench: %d held connections for %d s, churn for %d s; ratios against this run's baseline\n\n", conns,
               hold_s, churn_s);
@@ -173,7 +186,8 @@ int main(int argc, char** argv) {
               held ? "all" : "NOT ALL", open_s, verify_failed, code ? *code : -1);
   std::printf("churn: %d ok, %d failed in %.1f s (%.0f conns/s) while held\n", churn_ok, churn_failed, churn_elapsed,
               churn_elapsed > 0 ? churn_ok / churn_elapsed : 0.0);
-  std::printf("fds back to baseline after %.1f s; warm-up: %s", settle_s, warm.c_str());
+  std::printf("fds back to baseline %.1f s after the holder ended; RSS settled %.1f s after that; warm-up: %s",
+              settle_s, rss_settle_s, warm.c_str());
   std::printf("per held connection: +%.1f KiB (node1), +%.1f KiB (node2)\n",
               (peak1.rss_mb - base1.rss_mb) * 1024 / conns, (peak2.rss_mb - base2.rss_mb) * 1024 / conns);
   bool ok = held && verify_failed == 0 && churn_failed == 0 && after1.fds <= base1.fds && after2.fds <= base2.fds;
