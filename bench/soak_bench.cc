@@ -2,7 +2,8 @@
 // real ambit-agent with eBPF capture, istiod, two ztunnels, two simulated nodes), then everything
 // closed — and the ztunnels must come back to where they started.
 //
-//   soak_bench [--conns 10000] [--hold-seconds 40] [--churn-seconds 20] [--pool-idle-seconds 5]
+//   soak_bench [--conns 10000] [--hold-seconds 40] [--churn-seconds 20] [--bursts 2]
+//              [--pool-idle-seconds 5] [--linger-seconds 0]
 //
 // Phases (every load bounded in count and time, stops by itself):
 //   baseline  warm-up churn, then both ztunnels' RSS and open fds;
@@ -12,8 +13,10 @@
 //   after     all closed: wait (bounded) until both ztunnels' fds are back to the baseline (the
 //             client's idle HBONE pool is released after --pool-idle-seconds), then until their
 //             RSS stops falling (the allocator returns freed pages over seconds), and measure.
-// Prints each phase's RSS and fds as ratios against the baseline of the same run, the held and
-// churned counts, and every failure. Exit status 1 if a connection failed or an fd leaked.
+// The hold/churn/after phases run --bursts times: what stays after the first burst is a high-water
+// mark (the allocator's and the reactor's caches), a leak grows with every burst. Prints each
+// phase's RSS and fds as ratios against the baseline of the same run, the held and churned counts,
+// and every failure. Exit status 1 if a connection failed or an fd leaked.
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +27,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "common/base/strings.h"
 #include "test/support/mesh_env.h"
@@ -68,13 +72,14 @@ void row(const char* phase, const Usage& base1, const Usage& u1, const Usage& ba
 }  // namespace
 
 int main(int argc, char** argv) {
-  int conns = 10000, hold_s = 40, churn_s = 20, pool_idle_s = 5, linger_s = 0;
+  int conns = 10000, hold_s = 40, churn_s = 20, pool_idle_s = 5, linger_s = 0, rounds = 2;
   for (int i = 1; i + 1 < argc; ++i) {
     std::string a = argv[i];
     if (a == "--conns") conns = std::atoi(argv[i + 1]);
     if (a == "--hold-seconds") hold_s = std::atoi(argv[i + 1]);
     if (a == "--churn-seconds") churn_s = std::atoi(argv[i + 1]);
     if (a == "--pool-idle-seconds") pool_idle_s = std::atoi(argv[i + 1]);
+    if (a == "--bursts") rounds = std::max(1, std::atoi(argv[i + 1]));
     if (a == "--linger-seconds") linger_s = std::atoi(argv[i + 1]);  // keep the mesh up to inspect it
   }
   if (geteuid() != 0) {
@@ -112,86 +117,111 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::seconds(pool_idle_s + 12));
   Usage base1 = usage(z1), base2 = usage(z2);
 
-  auto holder = h.spawn(m.pod_ns("client"), m.pod_cgroup("client"),
-                        {kNetperf, "hold", "--to", str_cat(server, ":9003"), "--conns", std::to_string(conns), "--seconds",
-                         std::to_string(hold_s)},
-                        "holder");
-  if (!holder.ok()) {
-    std::fprintf(stderr, "holder did not start\n");
-    return 1;
-  }
-  auto t0 = std::chrono::steady_clock::now();
-  bool held = false;
-  while (std::chrono::steady_clock::now() - t0 < 600s) {
-    std::string log = (*holder)->log();
-    if (log.find(str_cat("held=", conns)) != std::string::npos) {
-      held = true;
-      break;
+  // One burst: hold + churn, close, settle. Returns false if any connection failed or fds leaked.
+  struct Burst {
+    Usage peak1, peak2, churn1, churn2, closed1, closed2, after1, after2;
+    bool held = false;
+    double open_s = 0, churn_elapsed = 0, settle_s = 0, rss_settle_s = 0;
+    int churn_ok = 0, churn_failed = 0, verify_failed = -1, code = -1;
+    std::string hold_log;
+  };
+  auto burst = [&](int index) {
+    Burst b;
+    auto holder = h.spawn(m.pod_ns("client"), m.pod_cgroup("client"),
+                          {kNetperf, "hold", "--to", str_cat(server, ":9003"), "--conns", std::to_string(conns),
+                           "--seconds", std::to_string(hold_s)},
+                          str_cat("holder", index));
+    if (!holder.ok()) return b;
+    auto t0 = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - t0 < 600s) {
+      std::string log = (*holder)->log();
+      if (log.find(str_cat("held=", conns)) != std::string::npos) {
+        b.held = true;
+        break;
+      }
+      if (log.find("error") != std::string::npos) break;
+      std::this_thread::sleep_for(200ms);
     }
-    if (log.find("error") != std::string::npos) break;
-    std::this_thread::sleep_for(200ms);
-  }
-  double open_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  Usage peak1 = usage(z1), peak2 = usage(z2);
+    b.open_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    b.peak1 = usage(z1);
+    b.peak2 = usage(z2);
+    // Churn while they are held.
+    auto c0 = std::chrono::steady_clock::now();
+    while (b.held && std::chrono::steady_clock::now() - c0 < std::chrono::seconds(churn_s)) {
+      std::string out = run({"churn", "--to", str_cat(server, ":9000"), "--count", "500"}, 120s);
+      b.churn_ok += std::max(0, field(out, "ok"));
+      b.churn_failed += out.find("churn ok=") == std::string::npos ? 500 : field(out, "failed");
+    }
+    b.churn_elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
+    b.churn1 = usage(z1);
+    b.churn2 = usage(z2);
+    auto code = (*holder)->wait_for(std::chrono::seconds(hold_s + 120));
+    b.code = code ? *code : -1;
+    b.hold_log = (*holder)->log();
+    b.verify_failed = field(b.hold_log, "verify_failed");
+    b.closed1 = usage(z1);
+    b.closed2 = usage(z2);
+    // After: fds back to the baseline (bounded wait: pool release + the sweeper's period).
+    auto a0 = std::chrono::steady_clock::now();
+    do {
+      std::this_thread::sleep_for(1s);
+      b.after1 = usage(z1);
+      b.after2 = usage(z2);
+    } while ((b.after1.fds > base1.fds || b.after2.fds > base2.fds) && std::chrono::steady_clock::now() - a0 < 120s);
+    b.settle_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count();
+    // Then RSS: freed pages go back as the allocator decays them; wait until neither ztunnel's
+    // RSS has dropped for 15 s (bounded: 3 minutes).
+    auto r0 = std::chrono::steady_clock::now();
+    double low1 = b.after1.rss_mb, low2 = b.after2.rss_mb;
+    auto last_drop = r0;
+    while (std::chrono::steady_clock::now() - last_drop < 15s && std::chrono::steady_clock::now() - r0 < 180s) {
+      std::this_thread::sleep_for(1s);
+      b.after1 = usage(z1);
+      b.after2 = usage(z2);
+      if (b.after1.rss_mb < low1 - 0.2 || b.after2.rss_mb < low2 - 0.2) last_drop = std::chrono::steady_clock::now();
+      low1 = std::min(low1, b.after1.rss_mb);
+      low2 = std::min(low2, b.after2.rss_mb);
+    }
+    b.rss_settle_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - r0).count();
+    return b;
+  };
 
-  // Churn while they are held.
-  int churn_ok = 0, churn_failed = 0;
-  auto c0 = std::chrono::steady_clock::now();
-  while (held && std::chrono::steady_clock::now() - c0 < std::chrono::seconds(churn_s)) {
-    std::string out = run({"churn", "--to", str_cat(server, ":9000"), "--count", "500"}, 120s);
-    churn_ok += std::max(0, field(out, "ok"));
-    churn_failed += out.find("churn ok=") == std::string::npos ? 500 : field(out, "failed");
-  }
-  double churn_elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
-  Usage churn1 = usage(z1), churn2 = usage(z2);
+  std::vector<Burst> bursts;
+  for (int i = 0; i < rounds; ++i) bursts.push_back(burst(i));
 
-  auto code = (*holder)->wait_for(std::chrono::seconds(hold_s + 120));
-  std::string hold_log = (*holder)->log();
-  int verify_failed = field(hold_log, "verify_failed");
-  Usage closed1 = usage(z1), closed2 = usage(z2);
-
-  // After: fds back to the baseline (bounded wait: pool release + the sweeper's period).
-  auto a0 = std::chrono::steady_clock::now();
-  Usage after1, after2;
-  do {
-    std::this_thread::sleep_for(1s);
-    after1 = usage(z1);
-    after2 = usage(z2);
-  } while ((after1.fds > base1.fds || after2.fds > base2.fds) && std::chrono::steady_clock::now() - a0 < 120s);
-  double settle_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count();
-  // Then RSS: freed pages go back as the allocator decays them; wait until neither ztunnel's RSS
-  // has dropped for 15 s (bounded: 3 minutes).
-  auto r0 = std::chrono::steady_clock::now();
-  double low1 = after1.rss_mb, low2 = after2.rss_mb;
-  auto last_drop = r0;
-  while (std::chrono::steady_clock::now() - last_drop < 15s && std::chrono::steady_clock::now() - r0 < 180s) {
-    std::this_thread::sleep_for(1s);
-    after1 = usage(z1);
-    after2 = usage(z2);
-    if (after1.rss_mb < low1 - 0.2 || after2.rss_mb < low2 - 0.2) last_drop = std::chrono::steady_clock::now();
-    low1 = std::min(low1, after1.rss_mb);
-    low2 = std::min(low2, after2.rss_mb);
-  }
-  double rss_settle_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - r0).count();
-
-  std::printf("\nsoak_bench: %d held connections for %d s, churn for %d s; ratios against this run's baseline\n\n", conns,
-              hold_s, churn_s);
+  std::printf("\nsoak_bench: %d bursts of %d held connections for %d s with churn for %d s; ratios against this "
+              "run's baseline\n\n",
+              rounds, conns, hold_s, churn_s);
   std::printf("%-10s %-31s | %-31s\n", "phase", "ztunnel node1 (client side)", "ztunnel node2 (server side)");
   row("baseline", base1, base1, base2, base2);
-  row("held", base1, peak1, base2, peak2);
-  row("churn", base1, churn1, base2, churn2);
-  row("closed", base1, closed1, base2, closed2);
-  row("after", base1, after1, base2, after2);
-  std::printf("\nheld: %s (opened in %.1f s), verified at the end: %d failed; holder exit %d\n",
-              held ? "all" : "NOT ALL", open_s, verify_failed, code ? *code : -1);
-  std::printf("churn: %d ok, %d failed in %.1f s (%.0f conns/s) while held\n", churn_ok, churn_failed, churn_elapsed,
-              churn_elapsed > 0 ? churn_ok / churn_elapsed : 0.0);
-  std::printf("fds back to baseline %.1f s after the holder ended; RSS settled %.1f s after that; warm-up: %s",
-              settle_s, rss_settle_s, warm.c_str());
-  std::printf("per held connection: +%.1f KiB (node1), +%.1f KiB (node2)\n",
-              (peak1.rss_mb - base1.rss_mb) * 1024 / conns, (peak2.rss_mb - base2.rss_mb) * 1024 / conns);
-  bool ok = held && verify_failed == 0 && churn_failed == 0 && after1.fds <= base1.fds && after2.fds <= base2.fds;
-  if (!ok) std::printf("FAILED (holder: %s)\n", hold_log.c_str());
+  bool ok = true;
+  for (size_t i = 0; i < bursts.size(); ++i) {
+    const Burst& b = bursts[i];
+    std::printf("-- burst %zu\n", i + 1);
+    row("held", base1, b.peak1, base2, b.peak2);
+    row("churn", base1, b.churn1, base2, b.churn2);
+    row("closed", base1, b.closed1, base2, b.closed2);
+    row("after", base1, b.after1, base2, b.after2);
+    std::printf("   held: %s (opened in %.1f s), verified at the end: %d failed; holder exit %d\n",
+                b.held ? "all" : "NOT ALL", b.open_s, b.verify_failed, b.code);
+    std::printf("   churn: %d ok, %d failed in %.1f s (%.0f conns/s) while held\n", b.churn_ok, b.churn_failed,
+                b.churn_elapsed, b.churn_elapsed > 0 ? b.churn_ok / b.churn_elapsed : 0.0);
+    std::printf("   fds back to baseline %.1f s after the holder ended; RSS settled %.1f s after that\n", b.settle_s,
+                b.rss_settle_s);
+    std::printf("   per held connection: +%.1f KiB (node1), +%.1f KiB (node2)\n",
+                (b.peak1.rss_mb - base1.rss_mb) * 1024 / conns, (b.peak2.rss_mb - base2.rss_mb) * 1024 / conns);
+    bool bok = b.held && b.verify_failed == 0 && b.churn_failed == 0 && b.after1.fds <= base1.fds &&
+               b.after2.fds <= base2.fds;
+    if (!bok) std::printf("   FAILED (holder: %s)\n", b.hold_log.c_str());
+    ok = ok && bok;
+  }
+  if (bursts.size() > 1) {
+    const Burst &first = bursts.front(), &last = bursts.back();
+    std::printf("\nRSS after the last burst / after the first: node1 %.2fx, node2 %.2fx (a leak grows with "
+                "every burst)\n",
+                last.after1.rss_mb / first.after1.rss_mb, last.after2.rss_mb / first.after2.rss_mb);
+  }
+  std::printf("warm-up: %s", warm.c_str());
   if (linger_s > 0) {
     std::printf("lingering %d s: ztunnel pids %d %d\n", linger_s, z1, z2);
     std::fflush(stdout);
