@@ -15,6 +15,7 @@
 #include "ztunnel/proxy/connection_tracker.h"
 #include "ztunnel/proxy/hbone_headers.h"
 #include "ztunnel/proxy/inbound.h"
+#include "ztunnel/proxy/pool.h"
 #include "ztunnel/telemetry.h"
 #include "test/ztunnel/h2_world.h"
 
@@ -96,11 +97,12 @@ class Node {
       hbone_.close(ec);
       echo_.close(ec);
     });
-    auto& sinks = ambit::log::scope("access").sinks();
-    sinks.erase(std::remove(sinks.begin(), sinks.end(), access_), sinks.end());
     work_.reset();
     worker_.io.stop();
     thread_.join();
+    // Only now: the io thread logged to this sink until it stopped.
+    auto& sinks = ambit::log::scope("access").sinks();
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), access_), sinks.end());
   }
 
   template <typename F>
