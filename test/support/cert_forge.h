@@ -19,9 +19,10 @@
 namespace ambit::test {
 
 struct ForgeSpec {
-  std::vector<std::string> uris;  // URI SANs, raw bytes
-  std::optional<std::string> eku;  // extendedKeyUsage in openssl's config syntax; none if unset
-  bool ca = false;                 // basicConstraints CA:TRUE (and keyCertSign)
+  // Every field has a default member initializer, so designated initializers may omit any.
+  std::vector<std::string> uris{};   // URI SANs, raw bytes
+  std::optional<std::string> eku{};  // extendedKeyUsage in openssl's config syntax; none if unset
+  bool ca = false;                   // basicConstraints CA:TRUE (and keyCertSign)
 };
 
 struct Forged {

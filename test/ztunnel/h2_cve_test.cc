@@ -52,7 +52,7 @@ bool ping_roundtrip(RawClient& rc, std::vector<Frame>* seen = nullptr) {
 // CVE-2019-9511 "Data Dribble": the peer grants one byte of window at a time on a stream whose
 // backend has 16 MiB to send. The server must honour the tiny window (never more DATA than
 // granted) and hold at most the stream's send buffer meanwhile, not the whole download.
-TEST_CASE("CVE-2019-9511: data dribble — tiny windows, the server holds one stream's bounded buffer") {
+TEST_CASE("CVE-2019-9511: data dribble, tiny windows, the server holds one stream's bounded buffer") {
   World w;
   RawClient rc(w.hbone_port(), w.client_ctx());
   rc.start();
@@ -130,7 +130,7 @@ TEST_CASE("CVE-2019-9513: priority churn over idle streams is bounded, the open 
 
 // CVE-2019-9514 "Reset Flood": many streams each with an invalid request, so the server owes an
 // RST_STREAM per stream, and the attacker never reads them. The provoked-reset limit ends it.
-TEST_CASE("CVE-2019-9514: reset flood — invalid requests the attacker never reads end in GOAWAY") {
+TEST_CASE("CVE-2019-9514: reset flood, invalid requests the attacker never reads end in GOAWAY") {
   World w;
   RawClient rc(w.hbone_port(), w.client_ctx());
   rc.start();

@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
+#include "common/base/log.h"
 #include "common/crypto/csr.h"
 #include "common/metrics/registry.h"
 #include "ztunnel/identity/ca_client.h"

@@ -100,7 +100,7 @@ TEST_CASE("CVE-2020-16844: DENY with suffix/prefix principal and namespace match
 
 // CVE-2026-39350: serviceAccounts (and principals) containing '.' were compiled into a regular
 // expression, so `cert-manager.io` also matched `cert-managerXio`. A '.' is a literal dot.
-TEST_CASE("CVE-2026-39350: a '.' in serviceAccounts or principals is literal, not a regex wildcard") {
+TEST_CASE("CVE-2026-39350: a dot in serviceAccounts or principals is literal, not a regex wildcard") {
   const char* good = "spiffe://cluster.local/ns/ns1/sa/cert-manager.io";
   const char* lookalike = "spiffe://cluster.local/ns/ns1/sa/cert-managerXio";
   SUBCASE("ALLOW serviceAccounts") {
