@@ -129,7 +129,10 @@ TEST_CASE("CVE-2019-9513: priority churn over idle streams is bounded, the open 
 }
 
 // CVE-2019-9514 "Reset Flood": many streams each with an invalid request, so the server owes an
-// RST_STREAM per stream, and the attacker never reads them. The provoked-reset limit ends it.
+// RST_STREAM per stream, and the attacker never reads them. Queued while the server is held, the
+// resets pile up in nghttp2's outbound queue, whose cap (max_outbound_ack, which counts
+// RST_STREAM as well as SETTINGS/PING ACKs) ends the connection before it grows further; the
+// provoked-reset limit (MadeYouReset) is the backstop for a peer that does read them.
 TEST_CASE("CVE-2019-9514: reset flood, invalid requests the attacker never reads end in GOAWAY") {
   World w;
   RawClient rc(w.hbone_port(), w.client_ctx());
@@ -139,8 +142,13 @@ TEST_CASE("CVE-2019-9514: reset flood, invalid requests the attacker never reads
   std::string burst;
   for (uint32_t i = 0; i < 5000; ++i) burst += frame(kHeaders, kEndHeaders, 1 + 2 * i, block);
   flood_while_blocked(w, rc, burst);
-  expect_goaway_and_count(w, rc, NGHTTP2_ENHANCE_YOUR_CALM);
-  CHECK(w.requests == 0);
+  auto g = rc.read_until_goaway();
+  REQUIRE_MESSAGE(g, "no GOAWAY before the connection ended");
+  CHECK(goaway_error(*g) == NGHTTP2_PROTOCOL_ERROR);
+  CHECK(rc.seen(kRstStream) <= 1000);  // the queue was cut at its cap, not drained in full
+  CHECK(w.requests == 0);               // no invalid request became one
+  CHECK(w.protocol_errors == 1);
+  check_server_healthy(w);
 }
 
 // CVE-2019-9516 "0-Length Headers Leak": header blocks full of empty names and values (each an
@@ -157,23 +165,29 @@ TEST_CASE("CVE-2019-9516: zero-length header names are refused per stream, nothi
   for (uint32_t i = 0; i < kStreams; ++i) {
     burst += frame(kHeaders, kEndHeaders, 1 + 2 * i, connect_block(w.echo_addr()) + empties);
   }
+  // Then a valid request. Its 200 goes out only after the server has dialled the backend, so
+  // whatever the server answered the empty-header streams is on the wire before it. (A PING is
+  // no barrier here: nghttp2 sends PING ACKs ahead of queued RST_STREAMs.)
+  const uint32_t barrier = 1 + 2 * kStreams;
+  burst += frame(kHeaders, kEndHeaders, barrier, connect_block(w.echo_addr()));
   rc.flood(burst);
-  std::vector<Frame> seen;
-  REQUIRE_MESSAGE(ping_roundtrip(rc, &seen), "the connection did not survive per-stream errors");
+  StatusDecoder dec;
   size_t resets = 0;
-  for (const auto& f : seen) {
-    CHECK_MESSAGE(f.type != kHeaders, "a response to a request of empty headers");
-    if (f.type == kRstStream) ++resets;
+  for (;;) {
+    auto f = rc.read_frame();
+    REQUIRE_MESSAGE(f, "the connection did not survive per-stream errors");
+    REQUIRE(f->type != kGoaway);
+    if (f->type == kRstStream && f->stream < barrier) ++resets;
+    if (f->type == kHeaders) {
+      int status = dec.status(*f);
+      REQUIRE_MESSAGE(f->stream == barrier, "a response (", status, ") to a request of empty header names");
+      CHECK(status == 200);
+      break;
+    }
   }
   CHECK(resets == kStreams);
-  CHECK(w.requests == 0);
-  CHECK(w.on_io([&] {
-    size_t n = 0;
-    for (auto& wc : w.server_conns_) {
-      if (auto c = wc.lock()) n += c->active_streams();
-    }
-    return n;
-  }) == 0);
+  CHECK(w.requests == 1);  // the barrier only
+  CHECK(w.on_io([&] { return w.server_conns_.at(0).lock()->active_streams(); }) == 1);  // the barrier only
   CHECK(w.protocol_errors == 0);
   check_server_healthy(w);
 }

@@ -413,19 +413,25 @@ TEST_CASE("abuse: CONTINUATION block past the header-list limit (CVE-2024-27919,
     uint8_t flags = i == 3 ? kEndHeaders : 0;
     REQUIRE(rc.write(frame(kContinuation, flags, 1, hpack_literal(str_cat("x-big-", i), big))));
   }
-  REQUIRE(rc.write(frame(kPing, 0, 0, "barrier!")));
-  bool reset = false, acked = false;
-  while (!acked) {
+  // A valid request behind it: its 200 follows a backend dial, so the server's answer to stream
+  // 1 is on the wire first (a PING ACK would not do: nghttp2 sends those ahead of RST_STREAM).
+  REQUIRE(rc.write(frame(kHeaders, kEndHeaders, 3, connect_block(w.echo_addr()))));
+  StatusDecoder dec;
+  bool reset = false;
+  for (;;) {
     auto f = rc.read_frame();
     REQUIRE_MESSAGE(f, "connection ended");
     REQUIRE(f->type != kGoaway);
-    CHECK_MESSAGE(f->type != kHeaders, "a response to an over-limit header block");
     if (f->type == kRstStream && f->stream == 1) reset = true;
-    if (f->type == kPing && (f->flags & kAck)) acked = true;
+    if (f->type == kHeaders) {
+      int status = dec.status(*f);
+      REQUIRE_MESSAGE(f->stream == 3, "a response (", status, ") to an over-limit header block");
+      CHECK(status == 200);
+      break;
+    }
   }
   CHECK(reset);
-  CHECK(w.requests == 0);
-  CHECK(w.on_io([&] { return w.server_conns_.at(0).lock()->active_streams(); }) == 0);
+  CHECK(w.requests == 1);  // the valid one only
   check_server_healthy(w);
 }
 

@@ -66,9 +66,11 @@ class Node {
  public:
   Node() : work_(asio::make_work_guard(worker_.io)) {
     std::signal(SIGPIPE, SIG_IGN);
-    REQUIRE(state_.upsert_address("server", workload("server", "server", "server", "127.0.0.2")).ok());
-    REQUIRE(state_.upsert_address("a", workload("ns-a", "a", "a", "127.0.0.1")).ok());
-    REQUIRE(state_.upsert_address("b", workload("ns-b", "b", "b", "127.0.0.3")).ok());
+    for (const auto& a : {workload("server", "server", "server", "127.0.0.2"), workload("ns-a", "a", "a", "127.0.0.1"),
+                          workload("ns-b", "b", "b", "127.0.0.3")}) {
+      auto st = state_.upsert_address(a.workload().uid(), a);  // a workload's resource name is its uid
+      REQUIRE_MESSAGE(st.ok(), st.ToString());
+    }
     access_ = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
     ambit::log::scope("access").sinks().push_back(access_);
     in_.config = zt::Config{};
@@ -122,7 +124,9 @@ class Node {
   std::shared_ptr<const tls::TlsContext> client_ctx(const SpiffeId& who) {
     auto key = *crypto::PrivateKey::generate_p256();
     std::string chain;
-    for (auto& p : *ca_.sign_key(key.get(), who, 24h)) chain += p;
+    auto pems = ca_.sign_key(key.get(), who, 24h);  // kept: a range-for over *temporary dangles
+    REQUIRE(pems.ok());
+    for (auto& p : *pems) chain += p;
     return *tls::TlsContext::client(*tls::Credentials::from_pem(chain, key.to_pem()), bundle_);
   }
   void set_policy(const sec::Authorization& p) { REQUIRE(state_.upsert_policy("server/pol", p).ok()); }
