@@ -1,4 +1,4 @@
-// TLS and identity regressions named after CVEs (hardening.md A5) that apply to ztunnel's mTLS
+// TLS and identity regressions named after CVEs (issue 10) that apply to ztunnel's mTLS
 // (common/tls, common/crypto/trust, common/identity/spiffe): certificate purpose (EKU), session
 // resumption, NUL bytes and wildcards in the SAN that carries the SPIFFE identity.
 #include <doctest/doctest.h>

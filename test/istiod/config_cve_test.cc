@@ -1,4 +1,4 @@
-// Control-plane config ingestion regressions (hardening.md A5): GHSA-7p2q-4xvg-vxc6, an istiod
+// Control-plane config ingestion regressions (issue 10): GHSA-7p2q-4xvg-vxc6, an istiod
 // crash on a waypoint addressed by IP in ambient config. Objects of that shape are fed through
 // the parser and the ambient index: each is either used or refused with a reason naming the
 // field, never a crash. A property test then mutates valid config at random (a fixed seed, so a

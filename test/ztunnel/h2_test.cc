@@ -1,5 +1,5 @@
 // In-process tests of ztunnel/proxy/h2/connection (the world they run in is h2_world.h): the
-// data path, and the abuse cases of hardening.md A5 (rapid reset, CONTINUATION, SETTINGS and
+// data path, and the HTTP/2 abuse cases of issue 10 (rapid reset, CONTINUATION, SETTINGS and
 // PING floods). The other HTTP/2 CVE regressions are in h2_cve_test.cc.
 #include "test/ztunnel/h2_world.h"
 
@@ -334,7 +334,7 @@ TEST_CASE("keepalive: a peer that stops answering PINGs is dropped after ping_ti
 }
 
 // ================================================================================================
-// HTTP/2 abuse against the server (hardening.md A5). Each ends in a GOAWAY the attacker reads,
+// HTTP/2 abuse against the server (issue 10). Each ends in a GOAWAY the attacker reads,
 // the server counts it, and the server keeps serving others.
 
 
