@@ -23,6 +23,7 @@ FeatureReport probe_features() {
   for (const ProgType& t : {ProgType{BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "prog:cgroup_sock_addr"},
                             ProgType{BPF_PROG_TYPE_SOCK_OPS, "prog:sock_ops"},
                             ProgType{BPF_PROG_TYPE_CGROUP_SOCKOPT, "prog:cgroup_sockopt"},
+                            ProgType{BPF_PROG_TYPE_CGROUP_SOCK, "prog:cgroup_sock"},
                             ProgType{BPF_PROG_TYPE_SCHED_CLS, "prog:sched_cls"}}) {
     if (libbpf_probe_bpf_prog_type(t.type, nullptr) != 1) r.missing.push_back(t.name);
   }
@@ -33,6 +34,9 @@ FeatureReport probe_features() {
   };
   for (const Helper& h : {Helper{BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_get_netns_cookie, "helper:get_netns_cookie"},
                           Helper{BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_sk_storage_get, "helper:sk_storage_get"},
+                          // sock_create and setsockopt find the pod by cookie, like connect4.
+                          Helper{BPF_PROG_TYPE_CGROUP_SOCK, BPF_FUNC_get_netns_cookie, "helper:get_netns_cookie(cgroup_sock)"},
+                          Helper{BPF_PROG_TYPE_CGROUP_SOCKOPT, BPF_FUNC_get_netns_cookie, "helper:get_netns_cookie(cgroup_sockopt)"},
                           Helper{BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_sk_assign, "helper:sk_assign"},
                           Helper{BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_skc_lookup_tcp, "helper:skc_lookup_tcp"}}) {
     if (libbpf_probe_bpf_helper(h.type, h.id, nullptr) != 1) r.missing.push_back(h.name);
@@ -66,6 +70,24 @@ bool EbpfCapture::captured(const CapturedPod& pod) const {
   if (!cookie.ok()) return false;
   auto all = dp_->enrolled_cookies();
   return std::find(all.begin(), all.end(), *cookie) != all.end();
+}
+
+std::vector<std::string> EbpfCapture::remove_stale(const std::vector<CapturedPod>& known) {
+  std::vector<uint64_t> live;
+  std::vector<net::IpAddr> live_ips;
+  for (const auto& p : known) {
+    auto ns = net::open_netns(p.netns_path);
+    if (!ns.ok()) continue;  // gone: whatever it had enrolled is stale
+    auto cookie = net::netns_cookie(ns->get());
+    if (!cookie.ok()) continue;
+    live.push_back(*cookie);
+    live_ips.push_back(p.ip4);
+  }
+  std::vector<std::string> out;
+  for (const auto& e : dp_->remove_stale(live, live_ips)) {
+    out.push_back(str_cat("netns cookie ", e.netns_cookie, " (pod address ", e.ip4.to_string(), ")"));
+  }
+  return out;
 }
 
 absl::Status IptablesCapture::enroll(const CapturedPod& pod) { return apply_inpod_rules(pod.netns_path); }

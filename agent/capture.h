@@ -23,6 +23,10 @@ class Capture {
   virtual absl::Status release(const CapturedPod& pod) = 0;
   // Is the pod captured right now (as the kernel/netfilter state says, not our bookkeeping)?
   virtual bool captured(const CapturedPod& pod) const = 0;
+  // Drops capture state that no pod in `known` (the pods the agent knows, whose namespaces still
+  // exist) accounts for: what a CNI DEL missed while the agent was down leaves behind. Returns
+  // one line per removed entry. Modes whose state dies with the namespace have nothing to do.
+  virtual std::vector<std::string> remove_stale(const std::vector<CapturedPod>& /*known*/) { return {}; }
 };
 
 struct FeatureReport {
@@ -41,6 +45,7 @@ class EbpfCapture : public Capture {
   absl::Status enroll(const CapturedPod& pod) override;
   absl::Status release(const CapturedPod& pod) override;
   bool captured(const CapturedPod& pod) const override;
+  std::vector<std::string> remove_stale(const std::vector<CapturedPod>& known) override;
   EbpfDatapath& datapath() { return *dp_; }
 
  private:

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "agent/cni/transport.h"
+#include "agent/peer_cred.h"
 #include "common/base/log.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
@@ -150,7 +151,8 @@ void CniServer::stop() {
 
 CniServer::Stats CniServer::stats() const {
   return Stats{
-      .requests = requests_.load(), .bad_requests = bad_requests_.load(), .busy = busy_.load()};
+      .requests = requests_.load(), .bad_requests = bad_requests_.load(), .busy = busy_.load(),
+      .peer_refused = peer_refused_.load()};
 }
 
 void CniServer::accept_loop() {
@@ -172,6 +174,13 @@ void CniServer::accept_loop() {
       // Out of fds or memory: back off briefly (still woken by stop) instead of spinning.
       pollfd s{stop_fd_.get(), POLLIN, 0};
       ::poll(&s, 1, 100);
+      continue;
+    }
+    // Only the runtime's plugin may add or delete pods: a DEL releases a pod's capture.
+    if (auto s = check_peer(conn.get(), opts_.allowed_uids, str_cat("CNI socket ", opts_.socket_path)); !s.ok()) {
+      ++peer_refused_;
+      lg().warn("{}", s.message());
+      reject_now(std::move(conn), s);
       continue;
     }
     {
@@ -271,12 +280,16 @@ void CniServer::answer(int fd, const CniResponse& r) {
 void CniServer::reject_busy(UniqueFd conn) {
   ++busy_;
   lg().warn("CNI endpoint: all {} workers busy; asking the runtime to retry", workers_.size());
-  CniResponse r = CniResponse::from_status(absl::ResourceExhaustedError(
+  reject_now(std::move(conn), absl::ResourceExhaustedError(
       str_cat("agent busy: all ", workers_.size(), " CNI workers are serving other pods")));
+}
+
+void CniServer::reject_now(UniqueFd conn, const absl::Status& why) {
+  CniResponse r = CniResponse::from_status(why);
   // Short and non-blocking: this runs on the accepting thread.
   auto s = write_message(conn.get(), encode_response(r),
                          std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
-  if (!s.ok()) lg().debug("CNI endpoint: busy answer not delivered: {}", s.message());
+  if (!s.ok()) lg().debug("CNI endpoint: refusal not delivered: {}", s.message());
   // Read what the client already sent, so closing with unread data does not turn our answer
   // into ECONNRESET on its side.
   char buf[4096];

@@ -59,6 +59,9 @@ struct CniServerOptions {
   // ADD deadlines: the request's timeout_ms, or the default when it has none, capped.
   std::chrono::milliseconds default_add_timeout = std::chrono::seconds(30);
   std::chrono::milliseconds max_add_timeout = std::chrono::minutes(5);
+  // Peers (SO_PEERCRED uid) that may send requests: the container runtime runs the plugin as
+  // root. Others get a permission error, a log line with their pid and uid, and a count.
+  std::vector<uid_t> allowed_uids = {0};
 };
 
 class CniServer {
@@ -83,6 +86,7 @@ class CniServer {
     uint64_t requests = 0;      // well-formed requests dispatched to the handler
     uint64_t bad_requests = 0;  // answered with a protocol error
     uint64_t busy = 0;          // turned away because every worker was busy
+    uint64_t peer_refused = 0;  // turned away because the peer's uid is not allowed
   };
   Stats stats() const;
 
@@ -96,6 +100,8 @@ class CniServer {
   CniResponse dispatch(const CniRequest& req);
   void answer(int fd, const CniResponse& r);
   void reject_busy(UniqueFd conn);
+  // Answers `why` without reading a request (on the accepting thread: short and non-blocking).
+  void reject_now(UniqueFd conn, const absl::Status& why);
 
   CniServerOptions opts_;
   CniHandler* handler_;
@@ -114,7 +120,7 @@ class CniServer {
   std::thread acceptor_;
   std::vector<std::thread> workers_;
 
-  std::atomic<uint64_t> requests_{0}, bad_requests_{0}, busy_{0};
+  std::atomic<uint64_t> requests_{0}, bad_requests_{0}, busy_{0}, peer_refused_{0};
 };
 
 }  // namespace ambit::agent

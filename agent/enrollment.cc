@@ -7,6 +7,7 @@
 #include "common/base/strings.h"
 #include "common/crypto/certificate.h"
 #include "common/net/ip_addr.h"
+#include "common/net/netns.h"
 
 namespace ambit::agent {
 
@@ -22,7 +23,10 @@ Enrollment::Enrollment(std::string node, Capture* capture, ZtunnelLink* ztunnel,
       ztunnel_(ztunnel),
       state_file_(std::move(state_file)),
       enrolled_gauge_(m->gauge("ambit_agent_enrolled_pods", "Pods whose traffic is captured for ztunnel").with({})),
-      reconcile_errors_(m->counter("ambit_agent_reconcile_errors_total", "Enroll/release attempts that failed").with({})) {}
+      reconcile_errors_(m->counter("ambit_agent_reconcile_errors_total", "Enroll/release attempts that failed").with({})),
+      stale_removed_(m->counter("ambit_agent_stale_removed_total",
+                                "Pods and capture entries found at start with no live network namespace, removed")
+                         .with({})) {}
 
 Enrollment::~Enrollment() { stop(); }
 
@@ -43,6 +47,7 @@ absl::Status Enrollment::load() {
     return absl::InvalidArgumentError(str_cat("state file ", state_file_, " is not a JSON array; remove it to start fresh"));
   }
   std::lock_guard lock(mu_);
+  bool forgot = false;
   for (const auto& e : j) {
     PodRecord p;
     p.uid = e.value("uid", "");
@@ -53,6 +58,15 @@ absl::Status Enrollment::load() {
     p.ip4 = e.value("ip4", "");
     p.container_id = e.value("containerId", "");
     if (p.uid.empty()) continue;
+    // A missed DEL: the runtime deleted the namespace while no agent listened. Nothing of the pod
+    // is left to capture; keeping it would hand ztunnel a dead namespace in every snapshot.
+    if (auto ns = net::open_netns(p.netns_path); !ns.ok() && absl::IsNotFound(ns.status())) {
+      lg().warn("pod {}/{} ({}): network namespace {} is gone (its CNI DEL was missed): forgetting it", p.ns,
+                p.name, p.uid, p.netns_path);
+      stale_removed_.inc();
+      forgot = true;
+      continue;
+    }
     // What the kernel captures now (pins of the previous agent) counts as enrolled: the
     // restart must not touch it. ztunnel re-learns the pod from the next ZDS snapshot.
     if (capture_->captured(captured(p))) {
@@ -65,6 +79,19 @@ absl::Status Enrollment::load() {
       }
     }
     pods_[p.uid] = p;
+  }
+  // Capture entries of namespaces no known pod has any more (the same missed DEL): in the pinned
+  // maps they would outlive everything else. Every enrolled pod is in the state file (cni_add
+  // persists it before enrolling), so an entry no known pod accounts for is stale. Without a
+  // state file at all (returned above) nothing is removed: that would uncapture live pods.
+  std::vector<CapturedPod> known;
+  for (const auto& [uid, p] : pods_) known.push_back(captured(p));
+  for (const auto& what : capture_->remove_stale(known)) {
+    lg().warn("removed stale capture entry {}: no live pod's network namespace has it", what);
+    stale_removed_.inc();
+  }
+  if (forgot) {
+    if (auto s = persist_locked(); !s.ok()) lg().warn("persisting pods after forgetting stale ones: {}", s.message());
   }
   enrolled_gauge_.set(static_cast<double>(enrolled_.size()));
   lg().info("loaded {} pods from {} ({} still captured)", pods_.size(), state_file_, enrolled_.size());

@@ -51,6 +51,8 @@ class Enrollment {
   ~Enrollment();
 
   // Loads pods persisted by a previous agent; marks those the kernel still captures as enrolled.
+  // Pods whose network namespace is gone (their CNI DEL came while no agent listened) are
+  // forgotten, and capture state no remaining pod accounts for is removed, logged and counted.
   absl::Status load();
   void start();
   void stop();
@@ -107,6 +109,7 @@ class Enrollment {
   std::thread thread_;
   metrics::Gauge& enrolled_gauge_;
   metrics::Counter& reconcile_errors_;
+  metrics::Counter& stale_removed_;
 };
 
 }  // namespace ambit::agent

@@ -55,6 +55,8 @@ struct Flags {
   std::string admin = "127.0.0.1:15031";
   std::string instance_ip = "127.0.0.1";
   std::vector<int> exclude_ports;
+  std::vector<uid_t> zds_peer_uids = {0};
+  std::vector<uid_t> cni_peer_uids = {0};
 };
 
 class ZdsLink : public ZtunnelLink {
@@ -159,6 +161,10 @@ int main(int argc, char** argv) {
   app.add_option("--mode", f.mode, "auto, ebpf or iptables")->check(CLI::IsMember({"auto", "ebpf", "iptables"}))->capture_default_str();
   app.add_option("--admin-address", f.admin, "Metrics/status HTTP address")->capture_default_str();
   app.add_option("--exclude-ports", f.exclude_ports, "Ports never captured");
+  app.add_option("--zds-peer-uids", f.zds_peer_uids, "uids ztunnel may connect to the ZDS socket as (SO_PEERCRED)")
+      ->capture_default_str();
+  app.add_option("--cni-peer-uids", f.cni_peer_uids, "uids the CNI plugin may connect as (SO_PEERCRED)")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "level, or scope:level,...")->capture_default_str();
   auto* probe_cmd = app.add_subcommand("probe", "Print which capture mode this kernel supports");
   auto* uninstall_cmd = app.add_subcommand("uninstall", "Remove every pin, link, tc filter and in-pod rule of this node");
@@ -269,12 +275,17 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<ZdsServer> zds;
   std::unique_ptr<Enrollment> enrollment;
-  zds = std::make_unique<ZdsServer>(f.zds_socket, [&enrollment] {
-    std::vector<ZdsPod> out;
-    if (!enrollment) return out;
-    for (const auto& [p, sa] : enrollment->snapshot()) out.push_back(ZdsPod{p.uid, p.name, p.ns, sa, p.netns_path});
-    return out;
-  });
+  ZdsServerOptions zo;
+  zo.allowed_uids = f.zds_peer_uids;
+  zds = std::make_unique<ZdsServer>(
+      f.zds_socket,
+      [&enrollment] {
+        std::vector<ZdsPod> out;
+        if (!enrollment) return out;
+        for (const auto& [p, sa] : enrollment->snapshot()) out.push_back(ZdsPod{p.uid, p.name, p.ns, sa, p.netns_path});
+        return out;
+      },
+      zo);
   ZdsLink link(zds.get());
   enrollment = std::make_unique<Enrollment>(f.node, capture.get(), &link, state_dir + "/pods.json", &reg);
   if (auto s = enrollment->load(); !s.ok()) {
@@ -316,11 +327,19 @@ int main(int argc, char** argv) {
   CniBridge bridge(enrollment.get());
   CniServerOptions co;
   co.socket_path = f.cni_socket;
+  co.allowed_uids = f.cni_peer_uids;
   auto cni = CniServer::start(co, &bridge);
   if (!cni.ok()) {
     std::fprintf(stderr, "ambit-agent: CNI: %s\n", cni.status().ToString().c_str());
     return 1;
   }
+  CniServer* cni_server = cni->get();
+  reg.collector("ambit_agent_socket_peers_refused_total",
+                "Connections to the agent's sockets refused because the peer's uid (SO_PEERCRED) is not allowed",
+                metrics::Type::kCounter, {"socket"}, [&zds, cni_server] {
+                  return metrics::Registry::Rows{{{"zds"}, static_cast<double>(zds->stats().peer_refused)},
+                                                 {{"cni"}, static_cast<double>(cni_server->stats().peer_refused)}};
+                });
 
   // Admin.
   asio::io_context io;

@@ -15,6 +15,7 @@
 #include <system_error>
 #include <utility>
 
+#include "agent/peer_cred.h"
 #include "common/base/log.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
@@ -349,6 +350,14 @@ void ZdsServer::accept_one() {
     lg().error("accept on ZDS socket {}: {}", path_, std::strerror(e));
     // EMFILE and friends leave the connection queued; do not spin on it.
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return;
+  }
+  // Only ztunnel may hear about pods: whoever says hello becomes "the" ztunnel and is handed every
+  // enrolled pod's network namespace.
+  if (auto s = check_peer(fd.get(), options_.allowed_uids, str_cat("ZDS socket ", path_)); !s.ok()) {
+    lg().warn("{}", s.message());
+    std::lock_guard l(mu_);
+    ++stats_.peer_refused;
     return;
   }
   // Bounds a send to a ztunnel that stopped reading (Istio: 5 s write deadline).

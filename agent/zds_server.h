@@ -29,6 +29,8 @@
 // AddWorkload is idempotent in ztunnel, so seeing both is harmless.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -64,6 +66,9 @@ struct ZdsServerOptions {
   // Connections that have not sent ZdsHello yet; further ones are closed at once. ztunnel makes
   // one connection at a time, so this only bounds the threads a misbehaving client can hold.
   int max_handshakes = 4;
+  // Peers (SO_PEERCRED uid) that may connect: ztunnel runs as root. Others are closed at once,
+  // logged with their pid and uid, and counted (peer_refused).
+  std::vector<uid_t> allowed_uids = {0};
 };
 
 // Counters since start(), for tests and the admin page.
@@ -71,6 +76,7 @@ struct ZdsServerStats {
   uint64_t accepted = 0;        // connections accepted
   uint64_t bad_hellos = 0;      // closed for a missing, late or malformed ZdsHello
   uint64_t refused = 0;         // closed because max_handshakes were pending
+  uint64_t peer_refused = 0;    // closed because the peer's uid is not allowed
   uint64_t replaced = 0;        // current connections closed because a new ztunnel said hello
   uint64_t snapshots_sent = 0;  // snapshots whose SnapshotSent was acknowledged
   uint64_t nacks = 0;           // messages ztunnel answered with an error

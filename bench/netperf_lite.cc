@@ -1,14 +1,19 @@
 // A small, fast load generator and sink for the data-path benchmarks (netperf-like, no deps):
-//   netperf_lite serve --port P          echo on P, discard on P+1, accept-and-close on P+2
+//   netperf_lite serve --port P          echo on P, discard on P+1, accept-and-close on P+2,
+//                                        and on P+3 an echo for many connections (one epoll thread)
 //   netperf_lite stream --to IP:P+1 --conns N --seconds S      → Gb/s (client → server)
 //   netperf_lite rr --to IP:P --size B --count K               → round trips p50/p99 (µs)
 //   netperf_lite crr --to IP:P+2 --seconds S                   → new connections per second
-//   netperf_lite hold --to IP:P --conns N --seconds S          → N idle connections held open
+//   netperf_lite hold --to IP:P --conns N --seconds S          → N idle connections held open, each
+//                                                                  echoing once when opened and once
+//                                                                  more before it is closed
 // Output is one machine-readable line: "key=value ...". Blocking sockets and threads: the
 // tool must cost less than what it measures, and this is as cheap as it gets.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -100,6 +105,36 @@ void serve(int port) {
     int lfd = listen_on(port + mode);
     std::thread(accept_loop, lfd, mode).detach();
   }
+  // P+3: thousands of mostly idle connections must not cost a thread (and its buffer) each.
+  std::thread([lfd = listen_on(port + 3)] {
+    int ep = ::epoll_create1(0);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = lfd;
+    ::epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+    std::vector<epoll_event> ready(256);
+    char buf[4096];
+    for (;;) {
+      int n = ::epoll_wait(ep, ready.data(), static_cast<int>(ready.size()), -1);
+      for (int i = 0; i < n; ++i) {
+        int fd = ready[i].data.fd;
+        if (fd == lfd) {
+          int c = ::accept4(lfd, nullptr, nullptr, 0);
+          if (c < 0) continue;
+          epoll_event cev{};
+          cev.events = EPOLLIN;
+          cev.data.fd = c;
+          ::epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
+          continue;
+        }
+        ssize_t r = ::read(fd, buf, sizeof(buf));
+        if (r <= 0 || ::write(fd, buf, static_cast<size_t>(r)) != r) {
+          ::epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
+          ::close(fd);
+        }
+      }
+    }
+  }).detach();
   std::printf("listening\n");
   std::fflush(stdout);
   for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
@@ -219,6 +254,8 @@ int hold(const sockaddr_in& a, int conns, double seconds) {
       std::printf("error=connect held=%zu\n", fds.size());
       return 1;
     }
+    timeval tv{10, 0};  // a stalled tunnel fails the echo instead of hanging the run
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     // One round trip so the tunnel is really established end to end.
     char b = 'h';
     if (::write(fd, &b, 1) != 1 || ::read(fd, &b, 1) != 1) {
@@ -230,8 +267,15 @@ int hold(const sockaddr_in& a, int conns, double seconds) {
   std::printf("held=%zu\n", fds.size());
   std::fflush(stdout);
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  // Every connection must still carry bytes after the hold: none was dropped on the way.
+  size_t verify_failed = 0;
+  for (int fd : fds) {
+    char b = 'v';
+    if (::write(fd, &b, 1) != 1 || ::read(fd, &b, 1) != 1 || b != 'v') verify_failed++;
+  }
   for (int fd : fds) ::close(fd);
-  return 0;
+  std::printf("done held=%zu verify_failed=%zu\n", fds.size(), verify_failed);
+  return verify_failed ? 1 : 0;
 }
 
 }  // namespace
@@ -242,6 +286,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string cmd = argv[1];
+  // Thousands of sockets: take all the fds the hard limit allows.
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   if (cmd == "serve") serve(std::atoi(arg(argc, argv, "--port", "9000").c_str()));
   sockaddr_in to = parse(arg(argc, argv, "--to", "127.0.0.1:9000"));
   if (cmd == "stream") return stream(to, std::atoi(arg(argc, argv, "--conns", "1").c_str()),

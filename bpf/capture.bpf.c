@@ -13,6 +13,10 @@
  *                              connects from the node itself to an enrolled pod are bound to
  *                              the probe address (169.254.7.127), the one source inbound
  *                              steering lets through
+ *   cgroup/sock_create         refuses raw sockets that could carry TCP (IPPROTO_TCP, IPPROTO_RAW)
+ *                              in enrolled pods: their packets never pass connect()
+ *   cgroup/setsockopt          refuses IP_HDRINCL/IPV6_HDRINCL in enrolled pods, which would turn
+ *                              any other raw socket (ICMP, UDP) into one that writes TCP
  *   tc ingress (per pod)       steers SYNs to an enrolled pod's ports onto ztunnel's 15006
  *                              listener with bpf_sk_assign — no NAT, no conntrack; the accepted
  *                              socket's local address *is* the original destination
@@ -42,6 +46,9 @@
 #define SOL_IP 0
 #define SOL_IPV6 41
 #define SOCK_STREAM 1
+#define SOCK_RAW 3
+#define IP_HDRINCL 3
+#define IPV6_HDRINCL 36
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -215,6 +222,7 @@ int ambit_connect4(struct bpf_sock_addr *ctx)
 	set_v4(o->addr, ip4);
 	o->port = port;
 	o->family = AF_INET;
+	o->flags = 0;
 	ctx->user_ip4 = pod->ip4 ? pod->ip4 : bpf_htonl(0x7f000001);
 	ctx->user_port = bpf_htons(AMBIT_PORT_OUTBOUND);
 	stat(AMBIT_STAT_CAPTURED);
@@ -241,6 +249,7 @@ int ambit_connect6(struct bpf_sock_addr *ctx)
 	set_v4(o->addr, ip4);
 	o->port = port;
 	o->family = AF_INET;
+	o->flags = 0;
 	ctx->user_ip6[3] = pod->ip4 ? pod->ip4 : bpf_htonl(0x7f000001);
 	ctx->user_port = bpf_htons(AMBIT_PORT_OUTBOUND);
 	stat(AMBIT_STAT_CAPTURED);
@@ -275,19 +284,79 @@ int ambit_sockops(struct bpf_sock_ops *skops)
 			stat(AMBIT_STAT_ERR_MAP_FULL);
 			return 1;
 		}
+		o->flags |= AMBIT_ORIG_F_RECORDED;
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 		stat(AMBIT_STAT_ORIG_RECORDED);
 		return 1;
 	}
-	case BPF_SOCK_OPS_STATE_CB:
+	case BPF_SOCK_OPS_STATE_CB: {
 		if (skops->args[1] != BPF_TCP_CLOSE)
 			return 1;
 		orig_key(&k, bpf_get_netns_cookie(skops), skops->local_ip4, skops->local_port);
-		if (bpf_map_delete_elem(&ambit_orig, &k) == 0)
+		if (bpf_map_delete_elem(&ambit_orig, &k) == 0) {
 			stat(AMBIT_STAT_ORIG_DELETED);
+			return 1;
+		}
+		/* The kernel has no eviction callback for an LRU map. But only this case removes a
+		 * record, once per socket, and while the socket lives no other socket can have its key
+		 * (its local address, connected to <pod IP>:15001, is unique in the netns): a record
+		 * this socket filed and that is gone now was evicted. Such a socket may have reached
+		 * ztunnel with no original destination (refused), or the eviction came after ztunnel
+		 * read it (harmless); either way the map was too small for the load. */
+		struct bpf_sock *sk = skops->sk;
+		if (!sk)
+			return 1;
+		struct ambit_addr *o = bpf_sk_storage_get(&ambit_sk_orig, sk, 0, 0);
+		if (o && (o->flags & AMBIT_ORIG_F_RECORDED)) {
+			o->flags &= ~AMBIT_ORIG_F_RECORDED;
+			stat(AMBIT_STAT_ORIG_EVICTED);
+		}
 		return 1;
 	}
+	}
 	return 1;
+}
+
+static __always_inline int in_enrolled_pod(__u64 cookie)
+{
+	struct ambit_pod *pod = bpf_map_lookup_elem(&ambit_pods, &cookie);
+	return pod && (pod->flags & AMBIT_POD_ENROLLED);
+}
+
+/* Raw sockets skip connect(), so cgroup/connect capture never sees what they send. Refuse, in
+ * enrolled pods, the kinds that can write a TCP segment: IPPROTO_TCP (the kernel builds the IP
+ * header, the payload is a TCP segment) and IPPROTO_RAW (the caller writes the IP header). Raw
+ * ICMP (ping), UDP and other protocols keep working: without IP_HDRINCL (see below) the kernel
+ * stamps the socket's own protocol into every packet. Only AF_INET/AF_INET6 reach this hook
+ * (inet_create); AF_PACKET does not, so it is not closed here. Returning 0 makes socket() fail
+ * with EPERM. Runs only at socket creation, so the cost is one compare for other sockets. */
+SEC("cgroup/sock_create")
+int ambit_sock_create(struct bpf_sock *sk)
+{
+	if (sk->type != SOCK_RAW)
+		return 1;
+	if (sk->protocol != IPPROTO_TCP && sk->protocol != IPPROTO_RAW)
+		return 1;
+	if (!in_enrolled_pod(bpf_get_netns_cookie(sk)))
+		return 1;
+	stat(AMBIT_STAT_RAW_REFUSED);
+	return 0;
+}
+
+/* IP_HDRINCL lets any raw socket — a permitted ICMP one included — write the whole IP header,
+ * protocol TCP too; refusing only IPPROTO_TCP/IPPROTO_RAW at creation would be bypassed by it.
+ * Refused in enrolled pods (setsockopt fails with EPERM); ping does not use it. */
+SEC("cgroup/setsockopt")
+int ambit_setsockopt(struct bpf_sockopt *ctx)
+{
+	int hdrincl = (ctx->level == SOL_IP && ctx->optname == IP_HDRINCL) ||
+		      (ctx->level == SOL_IPV6 && ctx->optname == IPV6_HDRINCL);
+	if (!hdrincl)
+		return 1;
+	if (!in_enrolled_pod(bpf_get_netns_cookie(ctx)))
+		return 1;
+	stat(AMBIT_STAT_RAW_REFUSED);
+	return 0;
 }
 
 SEC("cgroup/getsockopt")

@@ -3,6 +3,8 @@
 //   ztunnel --node-name n1 --xds-address istiod:15012 --root-cert root-cert.pem --token node.token
 //           --zds-socket /var/run/ztunnel/ztunnel.sock
 // Each flag also reads the environment variable Istio's ztunnel uses (NODE_NAME, XDS_ADDRESS, ...).
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
@@ -11,6 +13,15 @@
 #include "common/base/log.h"
 #include "common/base/version.h"
 #include "ztunnel/app.h"
+
+#ifdef AMBIT_JEMALLOC
+// Freed pages go back to the kernel within seconds (a background thread purges them; no
+// intermediate MADV_FREE stage, whose pages would still count in RSS until memory pressure).
+extern "C" {
+extern const char* malloc_conf;
+const char* malloc_conf = "background_thread:true,dirty_decay_ms:5000,muzzy_decay_ms:0";
+}
+#endif
 
 int main(int argc, char** argv) {
   CLI::App app{"ztunnel: Ambit's per-node HBONE mTLS proxy", "ztunnel"};
@@ -43,6 +54,11 @@ int main(int argc, char** argv) {
                "Deliver inbound connections to the app from the client's address (IP_TRANSPARENT)")
       ->envname("ENABLE_ORIG_SRC")
       ->capture_default_str();
+  int pool_idle_s = static_cast<int>(c.pool_idle_timeout.count());
+  app.add_option("--pool-idle-seconds", pool_idle_s, "Close an outbound HBONE connection unused this long")
+      ->envname("POOL_UNUSED_RELEASE_TIMEOUT")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
   int handshake_ms = static_cast<int>(c.handshake_timeout.count());
   int idle_s = static_cast<int>(c.inbound_idle_timeout.count());
   app.add_option("--handshake-timeout-ms", handshake_ms,
@@ -63,11 +79,20 @@ int main(int argc, char** argv) {
   c.secret_ttl = std::chrono::seconds(ttl);
   c.drain_deadline = std::chrono::seconds(drain);
   c.handshake_timeout = std::chrono::milliseconds(handshake_ms);
+  c.pool_idle_timeout = std::chrono::seconds(pool_idle_s);
   c.inbound_idle_timeout = std::chrono::seconds(idle_s);
   if (auto s = ambit::log::init(log_level); !s.ok()) {
     std::fprintf(stderr, "ztunnel: --log-level: %s\n", std::string(s.message()).c_str());
     return 2;
   }
+  // One fd per proxied socket, for every pod of the node: take all the hard limit allows (as
+  // Istio's ztunnel does), so the soft default of 1024 is not what caps the node.
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+
   if (c.node_name.empty()) {
     std::fprintf(stderr, "ztunnel: --node-name (NODE_NAME) is required\n");
     return 2;

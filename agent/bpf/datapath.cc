@@ -2,12 +2,14 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "ambit_capture.skel.h"
@@ -49,6 +51,9 @@ absl::Status mkdirs(const std::string& path) {
 struct MapSpec {
   const char* pin;
   bpf_map* (*get)(ambit_capture*);
+  // Holds only counters: a pinned one of another size (a counter was added) is replaced instead
+  // of adopted, which would leave the new counters outside the map.
+  bool resettable = false;
 };
 
 const MapSpec kMaps[] = {
@@ -57,7 +62,7 @@ const MapSpec kMaps[] = {
     {AMBIT_PIN_ORIG, [](ambit_capture* s) { return s->maps.ambit_orig; }},
     {AMBIT_PIN_SK_ORIG, [](ambit_capture* s) { return s->maps.ambit_sk_orig; }},
     {AMBIT_PIN_EXCL_PORTS, [](ambit_capture* s) { return s->maps.ambit_excl_ports; }},
-    {AMBIT_PIN_STATS, [](ambit_capture* s) { return s->maps.ambit_stats; }},
+    {AMBIT_PIN_STATS, [](ambit_capture* s) { return s->maps.ambit_stats; }, true},
     {AMBIT_PIN_NODE, [](ambit_capture* s) { return s->maps.ambit_node; }},
     {AMBIT_PIN_META, [](ambit_capture* s) { return s->maps.ambit_meta; }},
 };
@@ -72,6 +77,8 @@ const LinkSpec kLinks[] = {
     {"link_connect6", [](ambit_capture* s) { return s->progs.ambit_connect6; }},
     {"link_sockops", [](ambit_capture* s) { return s->progs.ambit_sockops; }},
     {"link_getsockopt", [](ambit_capture* s) { return s->progs.ambit_getsockopt; }},
+    {"link_setsockopt", [](ambit_capture* s) { return s->progs.ambit_setsockopt; }},
+    {"link_sock_create", [](ambit_capture* s) { return s->progs.ambit_sock_create; }},
     {"link_getpeername4", [](ambit_capture* s) { return s->progs.ambit_getpeername4; }},
     {"link_getpeername6", [](ambit_capture* s) { return s->progs.ambit_getpeername6; }},
 };
@@ -95,13 +102,14 @@ const char* stat_name(int id) {
                                  "skip_excluded",  "skip_not_tcp",       "orig_recorded",   "orig_deleted",
                                  "orig_answered",  "peer_restored",      "inbound_steered", "inbound_probe",
                                  "drop_no_listener", "err_storage",     "err_map_full",    "probe_bound",
-                                 "err_probe_bind"};
+                                 "err_probe_bind", "orig_evicted",     "raw_refused"};
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == AMBIT_STAT_MAX, "one name per ambit_stat");
   return id >= 0 && id < AMBIT_STAT_MAX ? kNames[id] : "unknown";
 }
 
 absl::StatusOr<std::unique_ptr<EbpfDatapath>> EbpfDatapath::open(const std::string& pin_dir,
-                                                                 const std::string& cgroup_path) {
+                                                                 const std::string& cgroup_path,
+                                                                 DatapathOptions options) {
   std::unique_ptr<EbpfDatapath> d(new EbpfDatapath());
   d->status_.pin_dir = pin_dir;
   d->status_.cgroup = cgroup_path;
@@ -127,14 +135,32 @@ absl::StatusOr<std::unique_ptr<EbpfDatapath>> EbpfDatapath::open(const std::stri
 
   d->skel_ = ambit_capture::open();
   if (!d->skel_) return errno_error(errno, "open BPF skeleton");
+  if (options.orig_capacity != 0 && bpf_map__set_max_entries(d->skel_->maps.ambit_orig, options.orig_capacity) != 0) {
+    return errno_error(errno, "set map_orig capacity to ", options.orig_capacity);
+  }
   std::vector<UniqueFd> reused;
-  if (adopt) {
-    for (const auto& m : kMaps) {
-      UniqueFd fd(bpf_obj_get(pin(m.pin).c_str()));
-      if (!fd) return errno_error(errno, "open pinned map ", pin(m.pin));
-      if (bpf_map__reuse_fd(m.get(d->skel_), fd.get()) != 0) return errno_error(errno, "reuse pinned map ", m.pin);
-      reused.push_back(std::move(fd));
+  std::vector<const MapSpec*> to_pin;  // maps created by this load
+  for (const auto& m : kMaps) {
+    if (!adopt) {
+      to_pin.push_back(&m);
+      continue;
     }
+    UniqueFd fd(bpf_obj_get(pin(m.pin).c_str()));
+    if (!fd) return errno_error(errno, "open pinned map ", pin(m.pin));
+    if (m.resettable) {
+      bpf_map_info info{};
+      uint32_t len = sizeof(info);
+      if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) return errno_error(errno, "inspect pinned map ", m.pin);
+      if (info.max_entries != bpf_map__max_entries(m.get(d->skel_))) {
+        lg().warn("pinned {} has {} entries, this agent counts {}: starting its counters over", m.pin,
+                  info.max_entries, bpf_map__max_entries(m.get(d->skel_)));
+        d->status_.stats_reset = true;
+        to_pin.push_back(&m);
+        continue;
+      }
+    }
+    if (bpf_map__reuse_fd(m.get(d->skel_), fd.get()) != 0) return errno_error(errno, "reuse pinned map ", m.pin);
+    reused.push_back(std::move(fd));
   }
   if (int err = ambit_capture::load(d->skel_); err != 0) {
     return errno_error(-err, "load BPF programs (see the verifier log above)");
@@ -179,13 +205,11 @@ absl::StatusOr<std::unique_ptr<EbpfDatapath>> EbpfDatapath::open(const std::stri
 
   // Maps: pin the ones that are new. A replacement pins under a temporary name first and renames
   // over the old pin, so a reader never finds a missing pin.
-  if (!adopt) {
-    for (const auto& m : kMaps) {
-      std::string path = pin(m.pin), tmp = path + "_new";  // bpffs names may not contain dots
-      ::unlink(tmp.c_str());
-      if (bpf_obj_pin(bpf_map__fd(m.get(d->skel_)), tmp.c_str()) != 0) return errno_error(errno, "pin ", tmp);
-      if (::rename(tmp.c_str(), path.c_str()) != 0) return errno_error(errno, "rename ", tmp, " to ", path);
-    }
+  for (const MapSpec* m : to_pin) {
+    std::string path = pin(m->pin), tmp = path + "_new";  // bpffs names may not contain dots
+    ::unlink(tmp.c_str());
+    if (bpf_obj_pin(bpf_map__fd(m->get(d->skel_)), tmp.c_str()) != 0) return errno_error(errno, "pin ", tmp);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) return errno_error(errno, "rename ", tmp, " to ", path);
   }
   lg().info("eBPF datapath {} in {} (cgroup {})", adopt ? "adopted" : "loaded", pin_dir, cgroup_path);
   return d;
@@ -278,6 +302,33 @@ std::vector<uint64_t> EbpfDatapath::enrolled_cookies() const {
     out.push_back(next);
     key = next;
     prev = &key;
+  }
+  return out;
+}
+
+std::vector<StaleEntry> EbpfDatapath::remove_stale(const std::vector<uint64_t>& live,
+                                                  const std::vector<net::IpAddr>& live_ips) {
+  std::vector<StaleEntry> out;
+  int pods = map_fd(AMBIT_PIN_PODS), ips = map_fd(AMBIT_PIN_POD_IPS);
+  for (uint64_t cookie : enrolled_cookies()) {
+    if (std::find(live.begin(), live.end(), cookie) != live.end()) continue;
+    ambit_pod p{};
+    if (bpf_map_lookup_elem(pods, &cookie, &p) != 0) continue;  // gone meanwhile
+    if (bpf_map_delete_elem(pods, &cookie) != 0 && errno != ENOENT) {
+      lg().warn("removing stale pods-map entry for netns cookie {}: {}", cookie, std::strerror(errno));
+      continue;
+    }
+    StaleEntry e;
+    e.netns_cookie = cookie;
+    if (p.ip4 != 0) {
+      e.ip4 = net::IpAddr::v4(ntohl(p.ip4));
+      if (std::find(live_ips.begin(), live_ips.end(), e.ip4) == live_ips.end()) {
+        ambit_ip_key ipk{};
+        v4_mapped(ipk.addr, e.ip4);
+        bpf_map_delete_elem(ips, &ipk);
+      }
+    }
+    out.push_back(e);
   }
   return out;
 }

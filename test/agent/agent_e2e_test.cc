@@ -1,15 +1,22 @@
 // The node agent end to end: real ambit-agent, ztunnel and istiod processes on two simulated
 // nodes, pods added through the real CNI plugin, capture by eBPF (and by the iptables fallback).
 // Root only.
+#include <bpf/bpf.h>
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <thread>
 
+#include "ambit/abi.h"
 #include "common/base/strings.h"
+#include "common/base/unique_fd.h"
+#include "common/net/ip_addr.h"
+#include "common/net/netns.h"
 #include "common/sim/command.h"
+#include "common/sim/topology.h"
 #include "test/support/mesh_env.h"
 #include "test/support/root.h"
 
@@ -61,6 +68,29 @@ void basic_mesh_traffic(MeshEnv& m) {
   CHECK_MESSAGE(status.find("\"enrolled\": true") != std::string::npos, status);
 }
 
+// The netns cookies in a node's pinned map_pods.
+std::vector<uint64_t> pinned_pod_cookies(MeshEnv& m, int node) {
+  std::vector<uint64_t> out;
+  UniqueFd fd(bpf_obj_get((m.bpf_pins(node) + "/" AMBIT_PIN_PODS).c_str()));
+  if (!fd) return out;
+  uint64_t key = 0, next = 0;
+  uint64_t* prev = nullptr;
+  while (bpf_map_get_next_key(fd.get(), prev, &next) == 0) {
+    out.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
+double metric(MeshEnv& m, int node, const std::string& name) {
+  std::string text = m.http_get(node, 15031, "/metrics");
+  for (auto line : split_nonempty(text, '\n')) {
+    if (starts_with(line, name + " ")) return std::atof(std::string(line.substr(line.rfind(' ') + 1)).c_str());
+  }
+  return -1;
+}
+
 }  // namespace
 
 TEST_CASE("agent, ebpf mode: CNI-added pods are enrolled and captured without any iptables rule") {
@@ -77,6 +107,9 @@ TEST_CASE("agent, ebpf mode: CNI-added pods are enrolled and captured without an
   CHECK(metrics.find("ambit_agent_mode{mode=\"ebpf\"} 1") != std::string::npos);
   CHECK(metrics.find("ambit_capture_events_total{event=\"captured\"}") != std::string::npos);
   CHECK(metrics.find("ambit_agent_enrolled_pods 1") != std::string::npos);
+  // ztunnel and the CNI plugin run as root: nothing refused by the peer check.
+  CHECK_MESSAGE(metrics.find("ambit_agent_socket_peers_refused_total{socket=\"zds\"} 0") != std::string::npos, metrics);
+  CHECK(metrics.find("ambit_agent_socket_peers_refused_total{socket=\"cni\"} 0") != std::string::npos);
   auto cni_check = m.cni("CHECK", "client");
   CHECK_MESSAGE(cni_check.ok(), cni_check.status().ToString());
 }
@@ -173,4 +206,49 @@ TEST_CASE("CNI DEL releases the pod and ztunnel drops it, uninstall leaves no pi
   auto tc = m.exec(m.pod_ns("server"), {"tc", "filter", "show", "dev", "eth0", "ingress"});
   AMBIT_REQUIRE_OK(tc);
   CHECK_MESSAGE(tc->find("ambit") == std::string::npos, *tc);
+}
+
+TEST_CASE("a pod deleted while the agent is down leaves no map_pods entry: the restarted agent reconciles") {
+  AMBIT_REQUIRE_ROOT();
+  Harness h;
+  MeshEnv m(h, pods(), {}, MeshOptions{.agent_mode = "ebpf"});
+  AMBIT_REQUIRE_OK(m.start());
+  std::string ns = h.name(m.pod_ns("client"));
+  uint64_t cookie = 0;
+  {
+    auto fd = net::open_netns(sim::netns_path(ns));
+    AMBIT_REQUIRE_OK(fd);
+    auto c = net::netns_cookie(fd->get());
+    AMBIT_REQUIRE_OK(c);
+    cookie = *c;
+  }
+  auto enrolled = pinned_pod_cookies(m, 0);
+  REQUIRE(std::find(enrolled.begin(), enrolled.end(), cookie) != enrolled.end());
+
+  // The runtime deletes the pod while no agent listens: its CNI DEL never arrives.
+  CHECK(m.kill_agent(0) == 128 + SIGKILL);
+  AMBIT_REQUIRE_OK(sim::del_netns(ns));
+  AMBIT_REQUIRE_OK(m.start_agent(0));
+
+  CHECK(eventually([&] { return metric(m, 0, "ambit_agent_stale_removed_total") >= 2; }));  // the pod, its entry
+  auto left = pinned_pod_cookies(m, 0);
+  CHECK_MESSAGE(std::find(left.begin(), left.end(), cookie) == left.end(), "cookie ", cookie, " still in map_pods");
+  // Its address entry went with it: a later pod with that address is not steered.
+  {
+    UniqueFd ips(bpf_obj_get((m.bpf_pins(0) + "/" AMBIT_PIN_POD_IPS).c_str()));
+    REQUIRE(ips);
+    ambit_ip_key k{};
+    k.addr[10] = k.addr[11] = 0xff;
+    auto ip = net::IpAddr::parse(m.pod_ip("client"));
+    REQUIRE(ip.has_value());
+    std::memcpy(k.addr + 12, ip->raw().data(), 4);
+    ambit_pod_ip v{};
+    CHECK(bpf_map_lookup_elem(ips.get(), &k, &v) != 0);
+  }
+  CHECK(m.logs().find("removed stale capture entry netns cookie " + std::to_string(cookie)) != std::string::npos);
+  CHECK(m.logs().find("is gone (its CNI DEL was missed): forgetting it") != std::string::npos);
+  std::string status = m.http_get(0, 15031, "/status");
+  CHECK_MESSAGE(status.find("uid-client") == std::string::npos, status);
+  // The other node's pod is untouched and still served.
+  CHECK(pinned_pod_cookies(m, 1).size() == 1);
 }

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <sys/stat.h>
 
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -183,6 +184,41 @@ TEST_CASE("ebpf capture: no per-connection state leaks under 100k connections of
   CHECK(st[AMBIT_STAT_ORIG_DELETED] + left >= st[AMBIT_STAT_ORIG_RECORDED]);
 }
 
+TEST_CASE("ebpf capture: LRU evictions of original-destination records are counted") {
+  AMBIT_REQUIRE_ROOT();
+  Harness h;
+  Topo t(h);
+  AMBIT_REQUIRE_OK(t.build());
+  // A map of 16 records and 200 connections held open at once: at least 184 records must have
+  // been evicted while their sockets were still open.
+  constexpr uint32_t kCapacity = 16;
+  constexpr int kConns = 200;
+  auto dp = EbpfDatapath::open(h.bpf_dir("node"), t.cg, DatapathOptions{.orig_capacity = kCapacity});
+  AMBIT_REQUIRE_OK(dp);
+  EbpfCapture cap(std::move(*dp));
+  AMBIT_REQUIRE_OK(cap.enroll(t.pod_a()));
+  auto p = h.spawn("a", t.cg, {"/usr/bin/python3", CaptureTopo::kProbe, "hold", "10.50.0.3:8080", std::to_string(kConns)},
+                   "holder");
+  AMBIT_REQUIRE_OK(p);
+  REQUIRE((*p)->wait_for(300s).has_value());
+  CHECK_MESSAGE((*p)->log().find(str_cat("held ok=", kConns, " failed=0")) != std::string::npos, (*p)->log());
+  CHECK((*p)->log().find("closed") != std::string::npos);
+  // Every recorded socket has closed (or is closing): each record was either deleted at close or
+  // counted as evicted there. Wait (bounded) for the last closes.
+  std::array<uint64_t, AMBIT_STAT_MAX> st{};
+  for (int i = 0; i < 500; ++i) {
+    st = cap.datapath().stats();
+    if (st[AMBIT_STAT_ORIG_RECORDED] == st[AMBIT_STAT_ORIG_DELETED] + st[AMBIT_STAT_ORIG_EVICTED]) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  INFO("recorded=", st[AMBIT_STAT_ORIG_RECORDED], " deleted=", st[AMBIT_STAT_ORIG_DELETED],
+       " evicted=", st[AMBIT_STAT_ORIG_EVICTED]);
+  CHECK(st[AMBIT_STAT_ORIG_RECORDED] == static_cast<uint64_t>(kConns));
+  CHECK(st[AMBIT_STAT_ORIG_EVICTED] >= static_cast<uint64_t>(kConns - kCapacity));
+  CHECK(st[AMBIT_STAT_ORIG_RECORDED] == st[AMBIT_STAT_ORIG_DELETED] + st[AMBIT_STAT_ORIG_EVICTED]);
+  CHECK(st[AMBIT_STAT_ERR_MAP_FULL] == 0);
+}
+
 TEST_CASE("ebpf datapath: pins outlive the agent, are adopted, an incompatible layout is replaced, uninstall removes all") {
   AMBIT_REQUIRE_ROOT();
   Harness h;
@@ -203,6 +239,38 @@ TEST_CASE("ebpf datapath: pins outlive the agent, are adopted, an incompatible l
     AMBIT_REQUIRE_OK(dp);
     CHECK((*dp)->status().adopted);
     CHECK((*dp)->enrolled_cookies().size() == 1);
+  }
+  // An older agent's pins: a stats map with fewer counters and no sock_create/setsockopt links.
+  // The stats map is replaced (counters restart), the missing links are attached and pinned,
+  // enrollment stays.
+  {
+    for (const char* l : {"/link_sock_create", "/link_setsockopt"}) REQUIRE(::unlink((pins + l).c_str()) == 0);
+    std::string stats_pin = pins + "/" AMBIT_PIN_STATS;
+    UniqueFd old(bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "ambit_stats", sizeof(uint32_t), sizeof(uint64_t),
+                                AMBIT_STAT_MAX - 2, nullptr));
+    REQUIRE(old);
+    REQUIRE(::unlink(stats_pin.c_str()) == 0);
+    REQUIRE(bpf_obj_pin(old.get(), stats_pin.c_str()) == 0);
+    auto dp = EbpfDatapath::open(pins, t.cg);
+    AMBIT_REQUIRE_OK(dp);
+    CHECK((*dp)->status().adopted);
+    CHECK((*dp)->status().stats_reset);
+    CHECK((*dp)->enrolled_cookies().size() == 1);
+    UniqueFd now(bpf_obj_get(stats_pin.c_str()));
+    REQUIRE(now);
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    REQUIRE(bpf_obj_get_info_by_fd(now.get(), &info, &len) == 0);
+    CHECK(info.max_entries == AMBIT_STAT_MAX);
+    struct stat pinned {};
+    CHECK(::stat((pins + "/link_sock_create").c_str(), &pinned) == 0);
+    CHECK(::stat((pins + "/link_setsockopt").c_str(), &pinned) == 0);
+    auto links = sim::run({"bpftool", "cgroup", "show", t.cg});
+    AMBIT_REQUIRE_OK(links);
+    CHECK_MESSAGE(links->find("sock_create") != std::string::npos, *links);
+    CHECK_MESSAGE(links->find("setsockopt") != std::string::npos, *links);
+    t.connect("a", "10.50.0.3:8080");
+    CHECK((*dp)->stats()[AMBIT_STAT_CAPTURED] >= 1);  // the new programs count into the new map
   }
   // Corrupt the layout version in the pinned meta map: the next agent must refuse and replace.
   {

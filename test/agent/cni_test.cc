@@ -31,6 +31,8 @@
 #include "agent/cni_server.h"
 #include "common/base/strings.h"
 #include "common/base/unique_fd.h"
+#include "test/support/as_uid.h"
+#include "test/support/root.h"
 
 extern char** environ;
 
@@ -200,6 +202,7 @@ struct Fixture {
     CniServerOptions o;
     o.socket_path = socket;
     o.max_concurrent = max_concurrent;
+    o.allowed_uids.push_back(::geteuid());  // the suite's own plugin runs also run without root
     auto s = CniServer::start(o, &handler);
     REQUIRE_MESSAGE(s.ok(), s.status().ToString());
     server = std::move(*s);
@@ -658,6 +661,45 @@ TEST_CASE("server: every worker busy means an immediate retry answer, not a queu
   f.handler.on_add = [](const CniPod&, Clock::time_point) { return absl::OkStatus(); };
   auto again = decoded(raw_exchange(f.socket, valid_request_line()));
   CHECK(again.ok);
+}
+
+TEST_CASE("server: a peer running as another uid is refused with its pid and uid, counted, never dispatched, while root is served") {
+  AMBIT_REQUIRE_ROOT();
+  Fixture f;  // allowed: uid 0
+  // 0600 in a 0700 directory would stop another uid at connect(); open the path so the peer
+  // check is what is tested (it is what still holds if the path is visible to more than root).
+  REQUIRE(::chmod(f.dir.path().c_str(), 0755) == 0);
+  REQUIRE(::chmod((f.dir.path() + "/run").c_str(), 0755) == 0);
+  REQUIRE(::chmod(std::filesystem::path(f.socket).parent_path().c_str(), 0755) == 0);
+  REQUIRE(::chmod(f.socket.c_str(), 0666) == 0);
+  CniRequest del;
+  del.command = CniCommand::kDel;
+  del.pod.container_id = "c1";
+  del.pod.uid = "uid-victim";
+  const std::string line = encode_request(del);
+  const std::string socket = f.socket;
+  auto r = ambit::test::run_as_uid(65534, 65534, [&](int out) {
+    auto answer = raw_exchange(socket, line);
+    std::string text = answer.ok() ? *answer : std::string(answer.status().message());
+    (void)!::write(out, text.data(), text.size());
+    return answer.ok() ? 0 : 1;
+  });
+  REQUIRE_MESSAGE(r.exit_code == 0, r.out);
+  auto resp = decode_response(r.out);
+  REQUIRE_MESSAGE(resp.ok(), r.out);
+  CHECK_FALSE(resp->ok);
+  CHECK_FALSE(resp->retry);
+  CHECK_MESSAGE(resp->error.find("refused peer pid ") != std::string::npos, resp->error);
+  CHECK_MESSAGE(resp->error.find(" uid 65534 ") != std::string::npos, resp->error);
+  CHECK(f.server->stats().peer_refused == 1);
+  CHECK(f.handler.calls().empty());
+
+  // The same request from root reaches the handler.
+  auto ok = decoded(raw_exchange(f.socket, line));
+  CHECK(ok.ok);
+  REQUIRE(f.handler.calls().size() == 1);
+  CHECK(f.handler.calls()[0].first == "DEL");
+  CHECK(f.server->stats().peer_refused == 1);
 }
 
 TEST_CASE("server: socket 0600 in a 0700 dir, stop() removes it and frees silent clients") {

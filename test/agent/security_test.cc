@@ -349,3 +349,39 @@ TEST_CASE("security: NodePort traffic masqueraded to the node's address is captu
 }
 
 // The same SYN judged packet by packet (BPF_PROG_TEST_RUN): test/agent/capture_test.cc.
+
+TEST_CASE("security: in an enrolled pod, raw sockets that could write TCP are refused, raw ICMP (ping) works, unenrolled pods keep all") {
+  AMBIT_REQUIRE_ROOT();
+  Harness h;
+  Topo t(h);
+  AMBIT_REQUIRE_OK(t.build());
+  auto dp = EbpfDatapath::open(h.bpf_dir("node"), t.cg);
+  AMBIT_REQUIRE_OK(dp);
+  EbpfCapture cap(std::move(*dp));
+  AMBIT_REQUIRE_OK(cap.enroll(t.pod_a()));
+  // The default container capability set has CAP_NET_RAW: keep exactly that.
+  std::vector<std::string> argv = {"setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all,+net_raw",
+                                   "--", "/usr/bin/python3", kAttacker, "rawsockets", "10.50.0.3"};
+
+  std::string out = run_in_pod(t, "a", argv, "raw-enrolled");
+  auto r = steps(out);
+  INFO("enrolled pod:\n", out);
+  for (const char* kind : {"raw_tcp", "raw_ipproto_raw", "raw6_tcp", "raw6_ipproto_raw", "raw_icmp_hdrincl",
+                           "raw6_icmp_hdrincl"}) {
+    CHECK_MESSAGE(r[kind] == "errno=EPERM", kind);
+  }
+  CHECK(r["raw_icmp"] == "ok");
+  CHECK(r["raw_icmp_echo"] == "ok");
+  CHECK(r["raw_udp"] == "ok");  // cannot carry TCP without IP_HDRINCL
+  auto st = cap.datapath().stats();
+  CHECK(st[AMBIT_STAT_RAW_REFUSED] >= 6);
+
+  out = run_in_pod(t, "u", argv, "raw-unenrolled");
+  r = steps(out);
+  INFO("unenrolled pod:\n", out);
+  for (const char* kind : {"raw_tcp", "raw_ipproto_raw", "raw6_tcp", "raw6_ipproto_raw", "raw_icmp_hdrincl",
+                           "raw6_icmp_hdrincl", "packet_raw", "packet_dgram", "raw_udp", "raw_icmp", "raw_icmp_echo"}) {
+    CHECK_MESSAGE(r[kind] == "ok", kind);
+  }
+  CHECK(cap.datapath().stats()[AMBIT_STAT_RAW_REFUSED] == st[AMBIT_STAT_RAW_REFUSED]);
+}

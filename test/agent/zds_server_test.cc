@@ -24,8 +24,11 @@
 #include <thread>
 #include <vector>
 
+#include "agent/peer_cred.h"
 #include "common/base/strings.h"
 #include "istio/workload/zds/zds.pb.h"
+#include "test/support/as_uid.h"
+#include "test/support/root.h"
 #include "ztunnel/inpod/zds_client.h"
 
 namespace {
@@ -183,10 +186,17 @@ class PodSource {
 };
 
 // A started server on a socket in a directory that does not exist yet.
+// The suite's own clients run as the test's user: allowed besides root, so the suite runs without
+// root too.
+ZdsServerOptions with_own_uid(ZdsServerOptions o) {
+  o.allowed_uids.push_back(::geteuid());
+  return o;
+}
+
 struct Fixture {
   explicit Fixture(ZdsServerOptions o = {})
       : server(
-            path, [this] { return pods.get(); }, o) {
+            path, [this] { return pods.get(); }, with_own_uid(o)) {
     absl::Status st = server.start();
     REQUIRE_MESSAGE(st.ok(), st.ToString());
   }
@@ -483,6 +493,61 @@ TEST_CASE("zds: connections beyond max_handshakes are refused") {
   CHECK(first.recv() == RawClient::Got::kPacket);  // SnapshotSent of the empty snapshot
 }
 
+TEST_CASE("peer check: a peer's pid and uid come from SO_PEERCRED, and a uid not allowed is refused, naming both") {
+  int sv[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  UniqueFd a(sv[0]), b(sv[1]);
+  auto c = ambit::agent::peer_cred(a.get());
+  REQUIRE(c.ok());
+  CHECK(c->pid == ::getpid());
+  CHECK(c->uid == ::geteuid());
+  CHECK(ambit::agent::check_peer(a.get(), {::geteuid()}, "test socket").ok());
+  uid_t other = ::geteuid() + 1;
+  absl::Status s = ambit::agent::check_peer(a.get(), {other}, "test socket");
+  CHECK(absl::IsPermissionDenied(s));
+  CHECK_MESSAGE(contains(s.message(), ambit::str_cat("test socket: refused peer pid ", ::getpid(), " uid ", ::geteuid())),
+                s.ToString());
+}
+
+TEST_CASE("zds: a peer running as another uid is refused before it can pose as ztunnel, while root is served") {
+  AMBIT_REQUIRE_ROOT();
+  Fixture f;  // allowed: uid 0
+  // The socket is 0600 in its directory; another uid would be stopped by the file mode before
+  // the server saw it. Open the path up so the peer check is what is tested: it is what still
+  // holds when the path is visible to more than ztunnel.
+  for (std::string d : {f.dir.path(), f.dir.path() + "/run", f.dir.path() + "/run/ztunnel"}) {
+    REQUIRE(::chmod(d.c_str(), 0755) == 0);
+  }
+  REQUIRE(::chmod(f.path.c_str(), 0666) == 0);
+  zds::ZdsHello h;
+  h.set_version(zds::V1);
+  const std::string hello = h.SerializeAsString();
+  const std::string path = f.path;
+  // The child says a valid hello. Refused: the connection ends with nothing sent (exit 0);
+  // served: it gets the snapshot's SnapshotSent (exit 3).
+  auto r = ambit::test::run_as_uid(65534, 65534, [&](int) {
+    int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return 1;
+    ::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL);
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 10000) <= 0) return 2;
+    char buf[2048];
+    return ::recv(fd, buf, sizeof(buf), 0) > 0 ? 3 : 0;
+  });
+  CHECK(r.exit_code == 0);
+  CHECK(eventually([&] { return f.server.stats().peer_refused == 1; }));
+  CHECK_FALSE(f.server.connected());
+
+  Recorder rec;
+  ZdsClient client(f.path, &rec);
+  client.start();
+  CHECK(f.server.wait_snapshot_acked(kWait));
+  CHECK(f.server.stats().peer_refused == 1);
+}
+
 TEST_CASE("zds: a ztunnel that never acks is dropped, and the next one is served") {
   ZdsServerOptions o;
   o.ack_timeout = 100ms;
@@ -592,7 +657,7 @@ TEST_CASE("zds: start makes the dir, replaces a stale socket, refuses a live one
     std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
     REQUIRE(::bind(stale.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
   }
-  ZdsServer server(path, {});
+  ZdsServer server(path, {}, with_own_uid({}));
   absl::Status st = server.start();
   REQUIRE_MESSAGE(st.ok(), st.ToString());
   CHECK(absl::IsFailedPrecondition(server.start()));

@@ -1,6 +1,7 @@
 // Wire compatibility: every documented field of every contract is set, the message serialized,
 // and the field numbers read back from the raw bytes with an independent decoder are compared
-// with the numbers in ../shared/reference/istio-protocols.md. A renumbered field fails here.
+// with the field numbers Istio and Envoy publish in their .proto files (the expected numbers are
+// written out below, not read from api/). A renumbered field fails here.
 #include <doctest/doctest.h>
 
 #include <set>

@@ -19,6 +19,9 @@ and at the end the connects it made to --connect, which must all land on ztunnel
       From another pod (or the underlay): connect to an enrolled pod with IPv4 options on every
       packet (setsockopt IP_OPTIONS needs no privilege), so the SYN's header is 24 bytes, not
       20; prints "connect ipopts ..." as above.
+  capture_attacker.py rawsockets IP
+      Tries each kind of raw and packet socket (and IP_HDRINCL on raw ICMP), one line each,
+      "<kind> ok" or "<kind> errno=E...", then sends a raw ICMP echo to IP: "raw_icmp_echo ok".
   capture_attacker.py portreuse IP:PORT ROUNDS
       From another pod, with no privilege: ROUNDS times, hold a connection to IP:15006 (ztunnel's
       inbound listener) from source port P, then connect to IP:PORT from the same P
@@ -323,7 +326,77 @@ def portreuse(target, rounds):
     say("portreuse", "done")
 
 
+def try_socket(step, family, kind, proto, hdrincl=None):
+    """Prints "<step> ok" or "<step> errno=E..."; hdrincl: also set that IP_HDRINCL-like option."""
+    try:
+        s = socket.socket(family, kind, proto)
+    except OSError as ex:
+        say(step, err_name(ex.errno))
+        return None
+    if hdrincl is not None:
+        try:
+            s.setsockopt(hdrincl[0], hdrincl[1], 1)
+        except OSError as ex:
+            s.close()
+            say(step, err_name(ex.errno))
+            return None
+    say(step, "ok")
+    return s
+
+
+def icmp_checksum(b):
+    if len(b) % 2:
+        b += b"\0"
+    total = sum(struct.unpack(f"!{len(b) // 2}H", b))
+    total = (total >> 16) + (total & 0xFFFF)
+    total += total >> 16
+    return ~total & 0xFFFF
+
+
+def raw_sockets(target):
+    """Which raw and packet sockets this process may open (run with CAP_NET_RAW, as the default
+    container capability set has it), and whether a raw ICMP echo to target is answered."""
+    IPV6_HDRINCL = 36
+    for step, fam, kind, proto, hdr in (
+            ("raw_tcp", socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP, None),
+            ("raw_ipproto_raw", socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW, None),
+            ("raw6_tcp", socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_TCP, None),
+            ("raw6_ipproto_raw", socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW, None),
+            ("packet_raw", socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003), None),
+            ("packet_dgram", socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800), None),
+            ("raw_udp", socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP, None),
+            ("raw_icmp_hdrincl", socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP,
+             (socket.IPPROTO_IP, socket.IP_HDRINCL)),
+            ("raw6_icmp_hdrincl", socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6,
+             (socket.IPPROTO_IPV6, IPV6_HDRINCL))):
+        s = try_socket(step, fam, kind, proto, hdr)
+        if s:
+            s.close()
+    s = try_socket("raw_icmp", socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    if not s:
+        return
+    ident = os.getpid() & 0xFFFF
+    hdr = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"ambit"
+    pkt = hdr[:2] + struct.pack("!H", icmp_checksum(hdr)) + hdr[4:]
+    s.settimeout(5)
+    s.sendto(pkt, (target, 0))
+    try:
+        while True:
+            data, _ = s.recvfrom(2048)
+            ihl = (data[0] & 0xF) * 4
+            typ, _, _, rid, _ = struct.unpack("!BBHHH", data[ihl:ihl + 8])
+            if typ == 0 and rid == ident:
+                say("raw_icmp_echo", "ok")
+                break
+    except socket.timeout:
+        say("raw_icmp_echo", "timeout")
+    s.close()
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "rawsockets":
+        raw_sockets(sys.argv[2])
+        return
     if len(sys.argv) == 3 and sys.argv[1] == "ipopts":
         ipopts(sys.argv[2])
         return

@@ -9,6 +9,9 @@
       An app: connects, prints "connected peer=<getpeername> local=<getsockname>", sends a line,
       reads the echo, closes. With --count, does it N times and prints only a summary line
       "done ok=<n> failed=<m>".
+  capture_probe.py hold IP:PORT N
+      An app that opens N connections and holds them all at once (each says "ping" and reads the
+      echo), prints "held ok=<n> failed=<m>", then closes them all and prints "closed".
 """
 import socket
 import struct
@@ -78,7 +81,31 @@ def connect(target, count):
     return 0 if failed == 0 else 1
 
 
-if sys.argv[1] == "listen":
+def hold(target, n):
+    host, port = target.rsplit(":", 1)
+    conns = []
+    failed = 0
+    for _ in range(n):
+        try:
+            c = socket.create_connection((host, int(port)), timeout=10)
+            c.sendall(b"ping\n")
+            if c.recv(16) == b"ping\n":
+                conns.append(c)
+            else:
+                failed += 1
+                c.close()
+        except OSError:
+            failed += 1
+    print(f"held ok={len(conns)} failed={failed}", flush=True)
+    for c in conns:
+        c.close()
+    print("closed", flush=True)
+    return 0
+
+
+if sys.argv[1] == "hold":
+    sys.exit(hold(sys.argv[2], int(sys.argv[3])))
+elif sys.argv[1] == "listen":
     for p in sys.argv[2:]:
         threading.Thread(target=serve, args=(int(p),), daemon=True).start()
     print("listening", flush=True)

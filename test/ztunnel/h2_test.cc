@@ -247,6 +247,41 @@ TEST_CASE("aborted downloads return their buffered bytes' window: the pooled con
   CHECK(r.eof);
 }
 
+// Hardening finding 6: each stream read up to its own limit (256 KiB plus a 64 KiB read) from its
+// app whatever the peer's windows said, so a connection whose peer stopped reading held 100 times
+// that. Now the connection's streams share one budget.
+TEST_CASE("apps writing into a connection whose peer stopped reading: the connection buffers at most its budget") {
+  World w;
+  Settings settings;
+  settings.connection_send_buffer_limit = 512 * 1024;
+  ClientConn& cc = w.connect(settings);
+  constexpr int kStreams = 8;
+  std::vector<ClientStream> streams;
+  for (int i = 0; i < kStreams; ++i) {
+    streams.push_back(w.open(cc, w.addr(w.deaf_port())));
+    REQUIRE(wait(streams.back().status) == 200);
+  }
+  // Write from every app until none can write any more (the tunnel and the sockets are full),
+  // sampling what the client Connection buffers all along.
+  std::string chunk(64 * 1024, 'd');
+  size_t most = 0, sent = 0;
+  auto last_progress = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - last_progress < 1s && sent < (256u << 20)) {
+    for (auto& s : streams) {
+      ssize_t n = ::send(s.fd.get(), chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        sent += static_cast<size_t>(n);
+        last_progress = std::chrono::steady_clock::now();
+      }
+    }
+    most = std::max(most, w.on_io([&] { return cc.conn->pending_to_peer(); }));
+    std::this_thread::sleep_for(2ms);
+  }
+  INFO("sent ", sent, " bytes; the connection held at most ", most);
+  CHECK(most >= settings.connection_send_buffer_limit / 2);  // the budget was really under pressure
+  CHECK(most <= settings.connection_send_buffer_limit + 64 * 1024);  // one read past it, no more
+}
+
 TEST_CASE("a non-200 answer reaches on_response with its status, and the connection stays usable") {
   World w;
   ClientConn& cc = w.connect();

@@ -273,6 +273,7 @@ class World {
     hold_port_ = listen(hold_, [this](tcp::socket s) { return hold(std::move(s)); });
     mute_port_ = listen(mute_, [this](tcp::socket s) { return mute(std::move(s)); });
     blast_port_ = listen(blast_, [](tcp::socket s) { return blast(std::move(s)); });
+    deaf_port_ = listen(deaf_, [this](tcp::socket s) { return deaf(std::move(s)); });
     thread_ = std::thread([this] { io_.run(); });
   }
 
@@ -286,7 +287,8 @@ class World {
         if (auto c = w.lock()) c->close(absl::CancelledError("test over"));
       }
       boost::system::error_code ec;
-      for (auto* a : {&hbone_, &echo_, &count_, &greet_, &hold_, &mute_, &blast_}) a->close(ec);
+      for (auto* a : {&hbone_, &echo_, &count_, &greet_, &hold_, &mute_, &blast_, &deaf_}) a->close(ec);
+      deafened_.clear();
       muted_.clear();
       done->set_value();
     });
@@ -389,6 +391,7 @@ class World {
   uint16_t greet_port() const { return greet_port_; }
   uint16_t hold_port() const { return hold_port_; }
   uint16_t blast_port() const { return blast_port_; }
+  uint16_t deaf_port() const { return deaf_port_; }
   const tls::TlsContext& client_ctx() const { return *client_ctx_; }
   const Pki& pki() const { return pki_; }
 
@@ -490,6 +493,11 @@ class World {
       if (wec) co_return;
     }
   }
+  // Accepts and never reads: the tunnel towards it fills up and stays full.
+  asio::awaitable<void> deaf(tcp::socket s) {
+    deafened_.push_back(std::make_unique<tcp::socket>(std::move(s)));
+    co_return;
+  }
   // A download: writes kBlastBytes at once, then waits for the client to go.
   static constexpr size_t kBlastBytes = 16u << 20;
   static asio::awaitable<void> blast(tcp::socket s) {
@@ -559,9 +567,11 @@ class World {
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   Pki pki_;
   std::shared_ptr<const tls::TlsContext> server_ctx_, client_ctx_;
-  tcp::acceptor hbone_{io_}, echo_{io_}, count_{io_}, greet_{io_}, hold_{io_}, mute_{io_}, blast_{io_};
+  tcp::acceptor hbone_{io_}, echo_{io_}, count_{io_}, greet_{io_}, hold_{io_}, mute_{io_}, blast_{io_},
+      deaf_{io_};
   uint16_t hbone_port_ = 0, echo_port_ = 0, count_port_ = 0, greet_port_ = 0, hold_port_ = 0,
-           mute_port_ = 0, blast_port_ = 0;
+           mute_port_ = 0, blast_port_ = 0, deaf_port_ = 0;
+  std::vector<std::unique_ptr<tcp::socket>> deafened_;
   std::vector<std::shared_ptr<tls::PeerVerification>> verifications_;
   std::vector<std::unique_ptr<TlsSocket>> muted_;
   std::vector<std::shared_ptr<Connection>> client_conns_;

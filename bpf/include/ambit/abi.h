@@ -100,7 +100,13 @@ struct ambit_addr {
 	__u8 addr[16]; /* IPv4 as ::ffff:a.b.c.d */
 	__u16 port;    /* network order */
 	__u16 family;  /* AF_INET / AF_INET6 */
-	__u32 _pad;
+	__u32 flags;   /* enum ambit_orig_flags; was padding, so the layout is unchanged */
+};
+
+enum ambit_orig_flags {
+	/* Set in the app socket's storage once sockops filed its record in ambit_orig: a record that
+	 * is missing when the socket closes was evicted by the LRU (nothing else removes it). */
+	AMBIT_ORIG_F_RECORDED = 1 << 0,
 };
 
 /* ambit_orig[key] — the app socket's local address (= ztunnel's accepted peer) in a netns →
@@ -113,7 +119,9 @@ struct ambit_orig_key {
 	__u32 _pad;
 };
 
-/* Per-CPU counters, indexed by this enum; the agent sums them into metrics. */
+/* Per-CPU counters, indexed by this enum; the agent sums them into metrics. Appending one needs
+ * no ABI bump: an agent finding a pinned stats map of another size replaces it (counters restart,
+ * enrollment stays). Never renumber. */
 enum ambit_stat {
 	AMBIT_STAT_CAPTURED = 0,         /* connect() rewritten to 15001 */
 	AMBIT_STAT_SKIP_MARK = 1,        /* ztunnel's own socket */
@@ -132,7 +140,9 @@ enum ambit_stat {
 	AMBIT_STAT_ERR_MAP_FULL = 14,
 	AMBIT_STAT_PROBE_BOUND = 15,     /* node connect to an enrolled pod bound to the probe address */
 	AMBIT_STAT_ERR_PROBE_BIND = 16,  /* ... and the bind failed (address missing on the node) */
-	AMBIT_STAT_MAX = 17,
+	AMBIT_STAT_ORIG_EVICTED = 17,    /* a live socket's ambit_orig record was evicted (seen at close) */
+	AMBIT_STAT_RAW_REFUSED = 18,     /* raw socket or IP_HDRINCL refused in an enrolled pod */
+	AMBIT_STAT_MAX = 19,
 };
 
 /* ambit_meta[0]: what layout the pinned maps have. The agent refuses to adopt other layouts. */

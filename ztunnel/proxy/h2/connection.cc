@@ -418,6 +418,13 @@ void Connection::app_read(int32_t id) {
   Stream* s = find(id);
   if (!s || !s->app || s->app_reading || s->app_eof || s->h2_closed) return;
   if (s->to_peer_end - s->to_peer_off >= settings_.send_buffer_limit) return;  // resumed by on_send_data
+  if (to_peer_buffered_ >= settings_.connection_send_buffer_limit) {
+    // Resumed by on_send_data once the connection drains.
+    if (std::find(paused_for_budget_.begin(), paused_for_budget_.end(), id) == paused_for_budget_.end()) {
+      paused_for_budget_.push_back(id);
+    }
+    return;
+  }
   s->app_reading = true;
   auto self = shared_from_this();
   // Wait for readability first and read only then: an idle stream holds no read buffer.
@@ -428,11 +435,13 @@ void Connection::app_read(int32_t id) {
     if (!ec && s->app && s->app->is_open() && !s->h2_closed) {
       if (s->to_peer_off == s->to_peer_end) s->to_peer_off = s->to_peer_end = 0;
       // Drain what is readable now, up to the send-buffer limit.
-      while (s->to_peer_end - s->to_peer_off < self->settings_.send_buffer_limit) {
+      while (s->to_peer_end - s->to_peer_off < self->settings_.send_buffer_limit &&
+             self->to_peer_buffered_ < self->settings_.connection_send_buffer_limit) {
         if (s->to_peer.size() < s->to_peer_end + kReadChunk) s->to_peer.resize(s->to_peer_end + kReadChunk);
         ssize_t n = ::recv(s->app->native_handle(), s->to_peer.data() + s->to_peer_end, kReadChunk, MSG_DONTWAIT);
         if (n > 0) {
           s->to_peer_end += static_cast<size_t>(n);
+          self->to_peer_buffered_ += static_cast<size_t>(n);
           s->stats.bytes_to_peer += static_cast<uint64_t>(n);
           if (static_cast<size_t>(n) < kReadChunk) break;
           continue;
@@ -542,6 +551,13 @@ void Connection::app_write(int32_t id) {
                     });
 }
 
+void Connection::resume_paused_reads() {
+  if (paused_for_budget_.empty() || to_peer_buffered_ >= settings_.connection_send_buffer_limit) return;
+  std::vector<int32_t> ids;
+  ids.swap(paused_for_budget_);
+  for (int32_t id : ids) app_read(id);  // each re-checks, and pauses again if the budget is gone
+}
+
 size_t Connection::unwritten(const Stream& s) {
   size_t n = s.to_app_next.size();
   if (s.to_app_off < s.to_app.size()) n += s.to_app.size() - s.to_app_off;
@@ -554,11 +570,6 @@ size_t Connection::pending_to_app() const {
   return n;
 }
 
-size_t Connection::pending_to_peer() const {
-  size_t n = out_.size();
-  for (const auto& [id, s] : streams_) n += s->to_peer_end - s->to_peer_off;
-  return n;
-}
 
 void Connection::maybe_finish(int32_t id) {
   auto it = streams_.find(id);
@@ -574,6 +585,9 @@ void Connection::maybe_finish(int32_t id) {
     if (reset) s.app->set_option(tcp::socket::linger(true, 0), ec);
     s.app->close(ec);
   }
+  // Its unsent app bytes leave the connection's budget with it.
+  to_peer_buffered_ -= s.to_peer_end - s.to_peer_off;
+  resume_paused_reads();
   // What the stream still held for its app will never be written: return its share of the
   // connection window now. Dropped silently, a few aborted downloads would use the window up
   // and every later stream on this connection would get its 200 and then no data.
@@ -626,6 +640,8 @@ void Connection::close(const absl::Status& why) {
     maybe_finish(id);
   }
   streams_.clear();
+  to_peer_buffered_ = 0;
+  paused_for_budget_.clear();
   tls_->shutdown();
   tls_->close();
   want_write_.notify();
@@ -654,11 +670,13 @@ int Connection::on_send_data(nghttp2_session*, nghttp2_frame* frame, const uint8
   c->out_.insert(c->out_.end(), framehd, framehd + 9);
   c->out_.insert(c->out_.end(), s->to_peer.data() + s->to_peer_off, s->to_peer.data() + s->to_peer_off + length);
   s->to_peer_off += length;
+  c->to_peer_buffered_ -= length;
   if (s->to_peer_off == s->to_peer_end) {
     s->to_peer_off = s->to_peer_end = 0;
     std::vector<char>().swap(s->to_peer);  // released while idle; reallocated on the next read
   }
   if (!s->app_reading && !s->app_eof) c->app_read(s->id);
+  c->resume_paused_reads();
   return 0;
 }
 

@@ -48,6 +48,9 @@ struct Settings {
   std::chrono::seconds ping_interval{10};
   std::chrono::seconds ping_timeout{20};
   size_t send_buffer_limit = 256 * 1024;   // per stream, app → peer
+  // All streams of the connection together, app → peer: with the peer's windows closed, 100
+  // streams would otherwise each hold send_buffer_limit plus a read.
+  size_t connection_send_buffer_limit = 4 * 1024 * 1024;
   std::chrono::seconds idle_timeout{0};    // close after this long without a stream (0: never)
 };
 
@@ -112,10 +115,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Bytes received from the peer and not yet written to the apps. Their share of the connection
   // window comes back only as they are written — or, for a stream that ends first, when it ends.
   size_t pending_to_app() const;
-  // Bytes read from the apps (or framed for the peer) that the peer has not taken yet: what a
-  // peer that grants tiny windows or stops reading makes us hold (CVE-2019-9511, CVE-2019-9517).
-  // At most max_concurrent_streams × (send_buffer_limit + one app read) plus the framed output.
-  size_t pending_to_peer() const;
+  // Bytes read from the apps and not yet handed to the peer (bounded by the send-buffer limits):
+  // what a peer that grants tiny windows or stops reading makes us hold (CVE-2019-9511, -9517).
+  size_t pending_to_peer() const { return to_peer_buffered_; }
 
  private:
   struct Stream;
@@ -130,7 +132,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void app_write(int32_t id);
   void app_deliver(Stream& s, const uint8_t* data, size_t len);
   void maybe_finish(int32_t id);
-  static size_t unwritten(const Stream& s);  // held for the app, not yet written (nor consumed)
+  static size_t unwritten(const Stream& s);
+  void resume_paused_reads();  // held for the app, not yet written (nor consumed)
   void fail_stream_app(Stream& s, bool reset_app);
   void submit_reset(int32_t id, uint32_t error_code);  // every RST_STREAM we decide to send
   void count_provoked_reset();                         // one nghttp2 sent for a peer's error
@@ -170,6 +173,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static constexpr double kProvokedResetBurst = 1000;
   static constexpr double kProvokedResetRate = 33;  // per second
   std::unordered_set<int32_t> our_resets_;
+  size_t to_peer_buffered_ = 0;             // sum of the streams' unsent app bytes
+  std::vector<int32_t> paused_for_budget_;  // streams not read while that sum is at its limit
   double provoked_tokens_ = kProvokedResetBurst;
   std::chrono::steady_clock::time_point provoked_at_ = std::chrono::steady_clock::now();
   bool goaway_for_resets_ = false;
