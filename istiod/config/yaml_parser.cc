@@ -427,6 +427,27 @@ Gateway parse_gateway(const Field& spec) {
   spec["listeners"].each([&](const Field& l) {
     g.listeners.push_back({l["name"].required_str(), l["port"].port(), l["protocol"].required_str()});
   });
+  // A waypoint addressed by IP (GHSA-7p2q-4xvg-vxc6 crashed istiod on one): the addresses are
+  // checked here, as the Gateway API's CRD validation does, so nothing later meets a malformed
+  // one. Waypoints are still reached by their Service hostname; see resolve_waypoint.
+  spec["addresses"].each([&](const Field& a) {
+    a.only({"type", "value"});
+    Gateway::Address addr;
+    addr.type = a["type"].str("IPAddress");
+    addr.value = a["value"].required_str();
+    if (addr.type == "IPAddress") {
+      if (!valid_ip(addr.value)) {
+        a["value"].fail(str_cat("'", printable(addr.value), "' is not an IP address"));
+      }
+    } else if (addr.type == "Hostname") {
+      if (!valid_dns1123_subdomain(addr.value)) {
+        a["value"].fail(str_cat("'", printable(addr.value), "' is not a DNS name"));
+      }
+    } else if (addr.type != "NamedAddress") {
+      a["type"].fail(str_cat("'", printable(addr.type), "' is not IPAddress, Hostname or NamedAddress"));
+    }
+    g.addresses.push_back(std::move(addr));
+  });
   return g;
 }
 
@@ -763,12 +784,18 @@ absl::Status validate_label_value(std::string_view v) {
 }
 
 bool valid_ip(std::string_view s) {
+  // inet_pton reads a C string: "10.0.0.1\0anything" (a YAML "\0" escape) would pass as
+  // 10.0.0.1 while the whole string is what gets stored and used.
+  if (s.find('\0') != std::string_view::npos) return false;
   std::string str(s);
   unsigned char buf[16];
   return inet_pton(AF_INET, str.c_str(), buf) == 1 || inet_pton(AF_INET6, str.c_str(), buf) == 1;
 }
 
 absl::Status validate_cidr(std::string_view s) {
+  if (s.find('\0') != std::string_view::npos) {  // inet_pton would stop at it (see valid_ip)
+    return absl::InvalidArgumentError(str_cat("'", printable(s), "' is not an IP address or CIDR"));
+  }
   auto slash = s.find('/');
   std::string ip(s.substr(0, slash));
   unsigned char buf[16];

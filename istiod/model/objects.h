@@ -182,8 +182,14 @@ struct Gateway {
     uint16_t port = 0;
     std::string protocol;
   };
+  // spec.addresses: type IPAddress (a valid IP), Hostname (a DNS name) or NamedAddress.
+  struct Address {
+    std::string type;
+    std::string value;
+  };
   std::string gateway_class;
   std::vector<Listener> listeners;
+  std::vector<Address> addresses;
 };
 
 // gateway.networking.k8s.io/v1 HTTPRoute: stored for the waypoint issue, kept as JSON.

@@ -5,11 +5,15 @@
 #include <doctest/doctest.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
-#include <ifaddrs.h>
+#include <arpa/inet.h>
+#include <grpcpp/create_channel_posix.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <memory>
 #include <string>
@@ -17,6 +21,8 @@
 #include <vector>
 
 #include "common/base/strings.h"
+#include "common/base/unique_fd.h"
+#include "common/net/netns.h"
 #include "common/crypto/ca.h"
 #include "common/crypto/certificate.h"
 #include "common/crypto/csr.h"
@@ -134,22 +140,71 @@ std::vector<std::string> made_up_names(size_t n, const std::string& tag) {
   return out;
 }
 
-// This host's first non-loopback IPv4 address: connecting to it from here gives istiod a
-// non-loopback peer without a second machine.
-std::string non_loopback_ipv4() {
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) return "";
-  std::string out;
-  for (ifaddrs* i = list; i && out.empty(); i = i->ifa_next) {
-    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
-    char buf[INET_ADDRSTRLEN];
-    auto* a = reinterpret_cast<sockaddr_in*>(i->ifa_addr);
-    if ((ntohl(a->sin_addr.s_addr) >> 24) == 127) continue;
-    if (::inet_ntop(AF_INET, &a->sin_addr, buf, sizeof(buf))) out = buf;
+// The calling thread inside a network namespace until the scope ends, exception-safe (a failed
+// REQUIRE must not leave the test thread, and every later test, in a namespace being deleted).
+class InNetns {
+ public:
+  explicit InNetns(const std::string& name) {
+    auto orig = net::current_netns();
+    AMBIT_REQUIRE_OK(orig);
+    original_ = std::move(*orig);
+    auto ns = net::open_netns("/run/netns/" + name);
+    AMBIT_REQUIRE_OK(ns);
+    REQUIRE_MESSAGE(::setns(ns->get(), CLONE_NEWNET) == 0, "setns into ", name, ": ", std::strerror(errno));
   }
-  ::freeifaddrs(list);
-  return out;
-}
+  ~InNetns() {
+    if (::setns(original_.get(), CLONE_NEWNET) != 0) {
+      std::perror("setns back to the test's network namespace");
+      std::abort();  // every later test would run in the wrong namespace
+    }
+  }
+  InNetns(const InNetns&) = delete;
+  InNetns& operator=(const InNetns&) = delete;
+
+ private:
+  UniqueFd original_;
+};
+
+// Two namespaces of the test's own joined by a veth pair: "srv" (10.250.0.1, istiod runs there)
+// and "cli" (10.250.0.2, the remote peer). Torn down with the Harness, also on failure.
+struct RemotePeerNet {
+  static constexpr const char* kServerIp = "10.250.0.1";
+  static constexpr const char* kClientIp = "10.250.0.2";
+  test::Harness h;
+  RemotePeerNet() {
+    AMBIT_REQUIRE_ROOT();
+    AMBIT_REQUIRE_OK(h.netns("srv"));
+    AMBIT_REQUIRE_OK(h.netns("cli"));
+    AMBIT_REQUIRE_OK(h.veth("srv", "eth0", "cli", "eth0"));
+    AMBIT_REQUIRE_OK(h.address("srv", "eth0", str_cat(kServerIp, "/30")));
+    AMBIT_REQUIRE_OK(h.address("cli", "eth0", str_cat(kClientIp, "/30")));
+    for (const char* ns : {"srv", "cli"}) {
+      AMBIT_REQUIRE_OK(h.up(ns, "lo"));
+      AMBIT_REQUIRE_OK(h.up(ns, "eth0"));
+    }
+  }
+  std::string srv() const { return h.name("srv"); }
+  std::string cli() const { return h.name("cli"); }
+
+  // A plaintext gRPC channel over a TCP connection made from inside namespace `ns` to
+  // `host:port`. The socket is connected here, on the test thread, because gRPC would connect
+  // from its own threads, which are in the test's original namespace.
+  std::shared_ptr<grpc::Channel> channel(const std::string& ns, const std::string& host, int port) const {
+    auto nsfd = net::open_netns("/run/netns/" + ns);
+    AMBIT_REQUIRE_OK(nsfd);
+    auto fd = net::socket_in_netns(nsfd->get(), AF_INET, SOCK_STREAM, 0);
+    AMBIT_REQUIRE_OK(fd);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    REQUIRE(::inet_pton(AF_INET, host.c_str(), &a.sin_addr) == 1);
+    REQUIRE_MESSAGE(::connect(fd->get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0, "connect to ", host, ":",
+                    port, " from ", ns, ": ", std::strerror(errno));
+    grpc::ChannelArguments args;
+    args.SetMaxSendMessageSize(64 << 20);
+    return grpc::CreateCustomInsecureChannelFromFd(str_cat(host, ":", port), fd->release(), args);
+  }
+};
 
 // One raw call: `bytes` as the request message of `method`, whatever they are. Returns the status.
 grpc::Status raw_call(const std::shared_ptr<grpc::Channel>& ch, const std::string& method, const std::string& bytes,
@@ -319,14 +374,21 @@ TEST_CASE("plaintext port: a non-loopback --plaintext-address is refused unless 
   CHECK(f.istiod().plaintext_port() > 0);
 }
 
+// istiod runs in a namespace of the test's own ("srv", where its listeners are bound because the
+// test thread starts it from there), and the remote peer connects from the other ("cli") over a
+// veth pair: a non-loopback peer on any machine, with no traffic outside the test's namespaces.
 TEST_CASE("plaintext port: node tokens and anonymous callers from a non-loopback peer are refused, loopback is served") {
-  std::string ip = non_loopback_ipv4();
-  REQUIRE_MESSAGE(!ip.empty(), "this test needs a non-loopback IPv4 address on the host to connect from");
+  RemotePeerNet net;
+  InNetns in_srv(net.srv());
   Running f([](IstiodOptions& o) {
     o.plaintext_address = "0.0.0.0:0";
     o.plaintext_allow_remote = true;
   });
-  auto remote = AggregatedDiscoveryService::NewStub(f.plain_channel(ip));
+  const int port = f.istiod().plaintext_port();
+  auto remote_stub = [&] {
+    return AggregatedDiscoveryService::NewStub(net.channel(net.cli(), RemotePeerNet::kServerIp, port));
+  };
+  auto remote = remote_stub();
   std::string token = f.token("node1");
   {
     AdsStream s(remote.get(), token);
@@ -338,6 +400,7 @@ TEST_CASE("plaintext port: node tokens and anonymous callers from a non-loopback
                   st.error_message());
   }
   {
+    auto remote = remote_stub();  // the previous call's connection may be closed by now
     AdsStream s(remote.get(), "");
     s.subscribe(kAddr);
     grpc::Status st = s.finish();
@@ -346,7 +409,8 @@ TEST_CASE("plaintext port: node tokens and anonymous callers from a non-loopback
   }
   // The CA on the same port refuses the token too.
   {
-    auto ca = istio::v1::auth::IstioCertificateService::NewStub(f.plain_channel(ip));
+    auto ca = istio::v1::auth::IstioCertificateService::NewStub(
+        net.channel(net.cli(), RemotePeerNet::kServerIp, port));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + kDeadline);
     ctx.AddMetadata("authorization", "Bearer " + token);
@@ -358,9 +422,11 @@ TEST_CASE("plaintext port: node tokens and anonymous callers from a non-loopback
     CHECK_MESSAGE(st.error_message().find("non-loopback") != std::string::npos, st.error_message());
   }
   CHECK(f.metric("pilot_xds_auth_failures{reason=\"unauthenticated\"}") == 2);
-  // From loopback, the same port serves the token and anonymous debugging.
-  check_serves(f.plain(), token);
-  check_serves(f.plain(), "");
+  // From loopback (srv's own), the same port serves the token and anonymous debugging.
+  for (const std::string& bearer : {token, std::string()}) {
+    auto local = AggregatedDiscoveryService::NewStub(net.channel(net.srv(), "127.0.0.1", port));
+    check_serves(local.get(), bearer);
+  }
 }
 
 TEST_CASE("authenticate: plaintext is decided by the peer, TLS is not") {

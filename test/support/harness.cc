@@ -5,12 +5,14 @@
 #include <iterator>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <mutex>
 
@@ -174,6 +176,24 @@ namespace {
 // Processes spawned outside the harness cgroups (istiod, a ztunnel in ZDS-double mode) outlive a
 // test that crashed before its teardown. Each names its work directory /tmp/ambit-test/<name>/
 // on its command line, and <name> names the test process that owned it.
+// The contents of a /proc file, or "" once its process is gone. Not through an ifstream: a read of
+// a process that exits after the open fails with ESRCH, which libstdc++'s streambuf iterator
+// turns into an exception — a Harness on a busy machine would then fail at random.
+std::string read_proc_file(const std::string& path) {
+  std::string out;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
 void kill_stale_processes(pid_t (*owner_of)(const std::string&), bool (*alive)(pid_t)) {
   DIR* d = ::opendir("/proc");
   if (!d) return;
@@ -183,8 +203,7 @@ void kill_stale_processes(pid_t (*owner_of)(const std::string&), bool (*alive)(p
     if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
     pid_t p = static_cast<pid_t>(std::stol(pid));
     if (p == ::getpid()) continue;
-    std::ifstream in("/proc/" + pid + "/cmdline");
-    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string cmd = read_proc_file("/proc/" + pid + "/cmdline");
     size_t at = cmd.find(marker);
     if (at == std::string::npos) continue;
     size_t end = cmd.find_first_of(std::string("/\0", 2), at + marker.size());

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/base/unique_fd.h"

@@ -380,6 +380,17 @@ void Connection::count_provoked_reset() {
   }
 }
 
+void Connection::count_empty_data() {
+  // An empty DATA frame without END_STREAM carries nothing; a long run of them is only work for
+  // us (CVE-2019-9518). nghttp2 does not limit them, so we do, as Envoy does with
+  // max_consecutive_inbound_frames_with_empty_payload. The run resets on any DATA with payload.
+  if (++empty_data_run_ <= kMaxEmptyDataRun || goaway_for_empty_) return;
+  goaway_for_empty_ = true;
+  lg().warn("peer sent more than {} empty DATA frames in a row; closing", kMaxEmptyDataRun);
+  nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
+  kick();
+}
+
 bool Connection::set_abort_hook(int32_t id, std::function<void()> fn) {
   Stream* s = find(id);
   if (!s || s->h2_closed) return false;
@@ -558,6 +569,7 @@ size_t Connection::pending_to_app() const {
   for (const auto& [id, s] : streams_) n += unwritten(*s);
   return n;
 }
+
 
 void Connection::maybe_finish(int32_t id) {
   auto it = streams_.find(id);
@@ -761,6 +773,11 @@ int Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void
       break;
     }
     case NGHTTP2_DATA:
+      if (frame->hd.length == 0 && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+        c->count_empty_data();
+      } else {
+        c->empty_data_run_ = 0;
+      }
       if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
         if (Stream* s = c->find(frame->hd.stream_id)) {
           s->peer_eof = true;

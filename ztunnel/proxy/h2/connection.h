@@ -16,7 +16,8 @@
 // Limits from ztunnel (src/config.rs, src/proxy/h2): stream window 4 MiB, connection window
 // 16 MiB, max frame 1 MiB, server max concurrent streams 200, keepalive PING every 10 s with a
 // 20 s timeout. nghttp2's abuse limits are on: rapid-reset rate limit, CONTINUATION cap,
-// SETTINGS/PING-ACK caps; violations end in GOAWAY and are counted.
+// SETTINGS/PING-ACK caps; ours on top: provoked-reset limit, empty-DATA run cap. Violations end
+// in GOAWAY and are counted.
 #pragma once
 
 #include <nghttp2/nghttp2.h>
@@ -114,7 +115,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Bytes received from the peer and not yet written to the apps. Their share of the connection
   // window comes back only as they are written — or, for a stream that ends first, when it ends.
   size_t pending_to_app() const;
-  // Bytes read from the apps and not yet handed to the peer (bounded by the send-buffer limits).
+  // Bytes read from the apps and not yet handed to the peer (bounded by the send-buffer limits):
+  // what a peer that grants tiny windows or stops reading makes us hold (CVE-2019-9511, -9517).
   size_t pending_to_peer() const { return to_peer_buffered_; }
 
  private:
@@ -135,6 +137,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void fail_stream_app(Stream& s, bool reset_app);
   void submit_reset(int32_t id, uint32_t error_code);  // every RST_STREAM we decide to send
   void count_provoked_reset();                         // one nghttp2 sent for a peer's error
+  void count_empty_data();                             // an empty DATA frame from the peer
 
   // nghttp2 callbacks
   static ssize_t on_send(nghttp2_session*, const uint8_t* data, size_t len, int flags, void* user);
@@ -175,6 +178,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   double provoked_tokens_ = kProvokedResetBurst;
   std::chrono::steady_clock::time_point provoked_at_ = std::chrono::steady_clock::now();
   bool goaway_for_resets_ = false;
+  // Empty DATA frames (no payload, no END_STREAM) in a row: GOAWAY ENHANCE_YOUR_CALM past this.
+  static constexpr uint32_t kMaxEmptyDataRun = 100;
+  uint32_t empty_data_run_ = 0;
+  bool goaway_for_empty_ = false;
   std::chrono::steady_clock::time_point ping_sent_{};
   std::chrono::steady_clock::time_point idle_since_;
   absl::Status close_reason_;
