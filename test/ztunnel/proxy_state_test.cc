@@ -510,3 +510,46 @@ TEST_CASE("invalid policies are rejected with a clear message and the previous v
   CHECK(st.upsert_policy("ns/p", with_cidr(ip("10.0.0.0").bytes(), 32, true)).ok());
   CHECK(st.upsert_policy("ns/p", with_cidr(ip("fd00::").bytes(), 0, false)).ok());
 }
+
+// Hardening finding 9: workload_by_info (every new connection of a pod) and policies_for used to
+// scan every workload / policy of the mesh; they are indexed now, and the indexes must follow
+// every change.
+TEST_CASE("by-info and policy indexes follow renames, removals and scope changes among many workloads") {
+  ProxyState st;
+  for (int i = 0; i < 2000; ++i) {
+    std::string uid = "u" + std::to_string(i);
+    REQUIRE(st.upsert_address(uid, workload(uid, "ns" + std::to_string(i % 10), "pod" + std::to_string(i), {})).ok());
+  }
+  REQUIRE(st.workload_by_info("ns7", "pod1237", "") != nullptr);
+  CHECK(st.workload_by_info("ns7", "pod1237", "")->uid() == "u1237");
+  CHECK(st.workload_by_info("ns7", "pod1237", "default") != nullptr);
+  CHECK(st.workload_by_info("ns7", "pod1237", "other-sa") == nullptr);
+  CHECK(st.workload_by_info("ns6", "pod1237", "") == nullptr);
+  // Renamed (same uid, new name): found by the new name only.
+  REQUIRE(st.upsert_address("u1237", workload("u1237", "ns7", "renamed", {}, {}, "sa1")).ok());
+  CHECK(st.workload_by_info("ns7", "pod1237", "") == nullptr);
+  REQUIRE(st.workload_by_info("ns7", "renamed", "sa1") != nullptr);
+  // Two workloads with one name (a pod recreated before the old one is gone): the lower uid first,
+  // as a scan in uid order would give; removing it leaves the other.
+  REQUIRE(st.upsert_address("u0999x", workload("u0999x", "ns7", "renamed", {}, {}, "sa1")).ok());
+  CHECK(st.workload_by_info("ns7", "renamed", "sa1")->uid() == "u0999x");
+  st.remove_address("u0999x");
+  CHECK(st.workload_by_info("ns7", "renamed", "sa1")->uid() == "u1237");
+  st.remove_address("u1237");
+  CHECK(st.workload_by_info("ns7", "renamed", "") == nullptr);
+
+  // Policies: 500 namespaces' worth; a workload sees its own namespace's and the global ones.
+  for (int i = 0; i < 500; ++i) {
+    std::string ns = "ns" + std::to_string(i);
+    REQUIRE(st.upsert_policy(ns + "/p", policy(ns, "p", sec::NAMESPACE)).ok());
+  }
+  REQUIRE(st.upsert_policy("istio-system/g", policy("istio-system", "g", sec::GLOBAL)).ok());
+  auto w = st.workload_by_info("ns3", "pod3", "");
+  REQUIRE(w != nullptr);
+  CHECK(keys(st.policies_for(*w)) == std::vector<std::string>{"istio-system/g", "ns3/p"});
+  // GLOBAL -> NAMESPACE of another namespace: it leaves every workload but that namespace's.
+  REQUIRE(st.upsert_policy("istio-system/g", policy("istio-system", "g", sec::NAMESPACE)).ok());
+  CHECK(keys(st.policies_for(*w)) == std::vector<std::string>{"ns3/p"});
+  st.remove_policy("ns3/p");
+  CHECK(st.policies_for(*w).empty());
+}

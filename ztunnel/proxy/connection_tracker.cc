@@ -24,25 +24,43 @@ std::vector<TrackedConnection> ConnectionTracker::list() const {
 }
 
 size_t ConnectionTracker::recheck(const ProxyState& state) {
+  // Snapshot what to check under the lock (cheap copies: ids, attributes, shared pointers), then
+  // evaluate without it: with thousands of connections open, new connections (add/remove) must
+  // not wait behind a full policy evaluation of every one of them.
+  struct Check {
+    uint64_t id;
+    RbacConnection attrs;
+    WorkloadPtr dst;
+  };
+  std::vector<Check> checks;
+  {
+    std::lock_guard lock(mu_);
+    checks.reserve(conns_.size());
+    for (const auto& [id, c] : conns_) {
+      if (c.attrs && c.dst) checks.push_back({id, *c.attrs, c.dst});
+    }
+  }
+  // Connections to one destination share its policy list: look it up once per destination.
+  std::map<std::string, std::pair<WorkloadPtr, std::vector<PolicyPtr>>> by_dst;
+  std::vector<std::pair<uint64_t, std::string>> denied;
+  for (const Check& c : checks) {
+    auto [it, fresh] = by_dst.try_emplace(c.dst->uid());
+    if (fresh) {
+      WorkloadPtr dst = state.workload_by_uid(c.dst->uid());  // its policy list may have changed too
+      it->second.first = dst ? dst : c.dst;
+      it->second.second = state.policies_for(*it->second.first);
+    }
+    RbacResult r = evaluate_rbac(it->second.second, c.attrs);
+    if (!r.allowed) denied.emplace_back(c.id, r.policy.empty() ? r.reason : r.policy);
+  }
   std::vector<std::pair<std::function<void(const std::string&)>, std::string>> to_close;
   {
     std::lock_guard lock(mu_);
-    for (auto it = conns_.begin(); it != conns_.end();) {
-      const TrackedConnection& c = it->second;
-      if (!c.attrs || !c.dst) {
-        ++it;
-        continue;
-      }
-      // Re-resolve the destination: its policy list may have changed too.
-      WorkloadPtr dst = state.workload_by_uid(c.dst->uid());
-      if (!dst) dst = c.dst;
-      RbacResult r = evaluate_rbac(state.policies_for(*dst), *c.attrs);
-      if (!r.allowed) {
-        to_close.emplace_back(c.close, r.policy.empty() ? r.reason : r.policy);
-        it = conns_.erase(it);
-      } else {
-        ++it;
-      }
+    for (auto& [id, why] : denied) {
+      auto it = conns_.find(id);
+      if (it == conns_.end()) continue;  // ended meanwhile
+      to_close.emplace_back(std::move(it->second.close), std::move(why));
+      conns_.erase(it);
     }
   }
   for (auto& [fn, why] : to_close) {

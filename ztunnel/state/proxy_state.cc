@@ -107,7 +107,27 @@ void ProxyState::index_service_locked(const ServicePtr& s, bool add) {
   }
 }
 
+void ProxyState::index_policy_locked(const PolicyPtr& p, bool add) {
+  std::set<std::string>* keys = nullptr;
+  if (p->proto.scope() == istio::security::GLOBAL) keys = &global_policies_;
+  if (p->proto.scope() == istio::security::NAMESPACE) keys = &ns_policies_[p->proto.namespace_()];
+  if (!keys) return;  // WORKLOAD_SELECTOR: found through the names the workload lists
+  if (add) {
+    keys->insert(p->key);
+  } else {
+    keys->erase(p->key);
+    if (keys->empty() && p->proto.scope() == istio::security::NAMESPACE) ns_policies_.erase(p->proto.namespace_());
+  }
+}
+
 void ProxyState::index_workload_locked(const WorkloadPtr& w, bool add) {
+  auto name = std::make_pair(w->ns(), w->name());
+  if (add) {
+    workloads_by_name_[name].insert(w->uid());
+  } else if (auto it = workloads_by_name_.find(name); it != workloads_by_name_.end()) {
+    it->second.erase(w->uid());
+    if (it->second.empty()) workloads_by_name_.erase(it);
+  }
   for (const auto& ip : w->ips) {
     if (add) index_add(workload_ips_, ip, w->uid());
     else index_del(workload_ips_, ip, w->uid());
@@ -153,6 +173,8 @@ absl::Status ProxyState::upsert_policy(const std::string& name, const istio::sec
   }
   auto pol = std::make_shared<Policy>(Policy{p, name});
   std::unique_lock lock(mu_);
+  if (auto old = policies_.find(name); old != policies_.end()) index_policy_locked(old->second, false);
+  index_policy_locked(pol, true);
   policies_[name] = std::move(pol);
   generation_++;
   policy_generation_++;
@@ -161,6 +183,7 @@ absl::Status ProxyState::upsert_policy(const std::string& name, const istio::sec
 
 void ProxyState::remove_policy(const std::string& name) {
   std::unique_lock lock(mu_);
+  if (auto it = policies_.find(name); it != policies_.end()) index_policy_locked(it->second, false);
   if (policies_.erase(name)) {
     generation_++;
     policy_generation_++;
@@ -183,11 +206,13 @@ WorkloadPtr ProxyState::workload_by_ip(const net::IpAddr& ip) const {
 
 WorkloadPtr ProxyState::workload_by_info(const std::string& ns, const std::string& name, const std::string& sa) const {
   std::shared_lock lock(mu_);
-  for (const auto& [_, w] : workloads_) {
-    if (w->ns() == ns && w->name() == name &&
-        (sa.empty() || (w->proto.service_account().empty() ? "default" : w->proto.service_account()) == sa)) {
-      return w;
-    }
+  auto it = workloads_by_name_.find(std::make_pair(ns, name));
+  if (it == workloads_by_name_.end()) return nullptr;
+  for (const auto& uid : it->second) {  // uid order, as a scan of workloads_ would find them
+    auto w = workloads_.find(uid);
+    if (w == workloads_.end()) continue;
+    const std::string& wsa = w->second->proto.service_account();
+    if (sa.empty() || (wsa.empty() ? "default" : wsa) == sa) return w->second;
   }
   return nullptr;
 }
@@ -219,22 +244,17 @@ std::vector<WorkloadPtr> ProxyState::endpoints(const std::string& service_key) c
 
 std::vector<PolicyPtr> ProxyState::policies_for(const Workload& dst) const {
   std::shared_lock lock(mu_);
+  // Keys in "ns/name" order (the order a scan of policies_ gives), gathered from the indexes.
+  std::set<std::string> keys(global_policies_);
+  if (auto it = ns_policies_.find(dst.ns()); it != ns_policies_.end()) keys.insert(it->second.begin(), it->second.end());
+  for (const auto& key : dst.proto.authorization_policies()) {
+    auto p = policies_.find(key);
+    if (p != policies_.end() && p->second->proto.scope() == istio::security::WORKLOAD_SELECTOR) keys.insert(key);
+  }
   std::vector<PolicyPtr> out;
-  std::set<std::string> named(dst.proto.authorization_policies().begin(), dst.proto.authorization_policies().end());
-  for (const auto& [key, p] : policies_) {
-    switch (p->proto.scope()) {
-      case istio::security::GLOBAL:
-        out.push_back(p);
-        break;
-      case istio::security::NAMESPACE:
-        if (p->proto.namespace_() == dst.ns()) out.push_back(p);
-        break;
-      case istio::security::WORKLOAD_SELECTOR:
-        if (named.count(key)) out.push_back(p);
-        break;
-      default:
-        break;
-    }
+  out.reserve(keys.size());
+  for (const auto& key : keys) {
+    if (auto p = policies_.find(key); p != policies_.end()) out.push_back(p->second);
   }
   return out;
 }

@@ -86,6 +86,7 @@ class ProxyState {
   void index_workload_locked(const WorkloadPtr& w, bool add);
   void index_service_locked(const ServicePtr& s, bool add);
   void remove_owner_locked(const std::string& resource_name);
+  void index_policy_locked(const PolicyPtr& p, bool add);
 
   std::string default_td_;
   std::string network_;
@@ -99,6 +100,11 @@ class ProxyState {
   std::map<net::IpAddr, std::vector<std::string>> vips_;  // ip -> service keys
   std::map<std::string, std::set<std::string>> endpoints_;  // service key -> workload uids
   std::map<std::string, PolicyPtr> policies_;             // "ns/name"
+  // Indexes for the per-connection lookups, so a new connection costs O(log n), not a scan of
+  // every workload or policy of the mesh.
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> workloads_by_name_;  // (ns, name) -> uids
+  std::set<std::string> global_policies_;                         // GLOBAL policy keys
+  std::map<std::string, std::set<std::string>> ns_policies_;      // namespace -> NAMESPACE policy keys
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint64_t> policy_generation_{0};
 };
