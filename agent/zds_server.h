@@ -1,6 +1,6 @@
 // ZDS server: the node agent's side of the node agent → ztunnel protocol (Istio's istio-cni
-// ztunnelserver, IS:cni/pkg/nodeagent/ztunnelserver*.go; ztunnel's side ZT:src/inpod/; reference
-// §4). The agent listens on a SOCK_SEQPACKET unix socket; ztunnel connects and sends a bare
+// ztunnelserver, IS:cni/pkg/nodeagent/ztunnelserver*.go; ztunnel's side ZT:src/inpod/). The
+// agent listens on a SOCK_SEQPACKET unix socket; ztunnel connects and sends a bare
 // ZdsHello{V1}; the agent answers with a snapshot — AddWorkload (pod netns as exactly one
 // SCM_RIGHTS fd) for each pod whose netns it can open, KeepWorkload for the others, then
 // SnapshotSent — and afterwards live AddWorkload/DelWorkload as pods are enrolled and released.

@@ -1,5 +1,5 @@
-// Istio's in-pod redirection rules (istio/istio cni/pkg/iptables/iptables.go AppendInpodRules;
-// reference §4), the fallback capture when the kernel lacks what Ambit's eBPF mode needs — and the
+// Istio's in-pod redirection rules (istio/istio cni/pkg/iptables/iptables.go AppendInpodRules),
+// the fallback capture when the kernel lacks what Ambit's eBPF mode needs — and the
 // capture the ztunnel tests use, so ztunnel is proven against exactly what Istio installs.
 // Marks: 0x539 (ztunnel's own sockets), 0x111 (routes replies to ztunnel's transparent sockets
 // through table 100: as a connmark, Istio's way, and as the mark of ztunnel's delivery sockets

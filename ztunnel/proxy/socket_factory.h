@@ -1,7 +1,7 @@
 // Sockets ztunnel creates on behalf of a pod: created *inside the pod's network namespace* (so
 // outbound HBONE leaves from the pod IP and inbound delivery reaches the app over the pod's
 // loopback), and marked SO_MARK 0x539 so neither eBPF nor iptables capture sends them back to
-// ztunnel (ZT:src/socket.rs, reference §4).
+// ztunnel (ZT:src/socket.rs). Delivery sockets that keep the client's address use 0x111 instead.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
