@@ -82,11 +82,10 @@ class CniBridge : public CniHandler {
     r.ns = p.ns;
     r.netns_path = p.netns;
     r.ifname = p.ifname.empty() ? "eth0" : p.ifname;
+    // The first address of each family (a dual-stack pod has one of each).
     for (const auto& ip : p.ips) {
-      if (ip.is_v4()) {
-        r.ip4 = ip.to_string();
-        break;
-      }
+      if (ip.is_v4() && r.ip4.empty()) r.ip4 = ip.to_string();
+      if (!ip.is_v4() && r.ip6.empty()) r.ip6 = ip.to_string();
     }
     return r;
   }

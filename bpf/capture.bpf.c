@@ -2,8 +2,9 @@
 /*
  * Ambit's traffic capture: every program the node agent loads, in one object so they share maps.
  *
- *   cgroup/connect4, connect6  enrolled pods' TCP connects → ztunnel's 15001 in the same netns;
- *                              the original destination goes into socket-local storage
+ *   cgroup/connect4, connect6  enrolled pods' TCP connects → ztunnel's 15001 in the same netns
+ *                              (IPv4, IPv4-mapped and native IPv6 destinations); the original
+ *                              destination goes into socket-local storage
  *   sockops                    at ACTIVE_ESTABLISHED, files that destination under
  *                              (netns cookie, app socket's local address) for ztunnel; removes
  *                              it when the socket reaches TCP_CLOSE (no leak under churn)
@@ -132,9 +133,9 @@ static __always_inline __u32 get_v4(const __u8 *addr)
 	return ip;
 }
 
-/* Common decision for a connect() from an enrolled pod to ip4:port (network order). Returns the
- * pod to redirect for, or NULL to leave the connect alone. */
-static __always_inline struct ambit_pod *should_capture(struct bpf_sock_addr *ctx, __u32 ip4, __u16 port)
+/* The part of the capture decision that does not depend on the address family: a TCP connect from
+ * an enrolled pod by a socket that is not ztunnel's. Returns the pod, or NULL to leave it alone. */
+static __always_inline struct ambit_pod *capture_pod(struct bpf_sock_addr *ctx)
 {
 	if (ctx->type != SOCK_STREAM)
 		return NULL;
@@ -150,6 +151,25 @@ static __always_inline struct ambit_pod *should_capture(struct bpf_sock_addr *ct
 		stat(AMBIT_STAT_SKIP_MARK);
 		return NULL;
 	}
+	return pod;
+}
+
+static __always_inline int excluded_port(__u16 port)
+{
+	if (bpf_map_lookup_elem(&ambit_excl_ports, &port)) {
+		stat(AMBIT_STAT_SKIP_EXCLUDED);
+		return 1;
+	}
+	return 0;
+}
+
+/* Common decision for a connect() from an enrolled pod to ip4:port (network order). Returns the
+ * pod to redirect for, or NULL to leave the connect alone. */
+static __always_inline struct ambit_pod *should_capture(struct bpf_sock_addr *ctx, __u32 ip4, __u16 port)
+{
+	struct ambit_pod *pod = capture_pod(ctx);
+	if (!pod)
+		return NULL;
 	if ((bpf_ntohl(ip4) >> 24) == 127) {
 		stat(AMBIT_STAT_SKIP_LOOPBACK);
 		return NULL;
@@ -158,10 +178,35 @@ static __always_inline struct ambit_pod *should_capture(struct bpf_sock_addr *ct
 		stat(AMBIT_STAT_SKIP_SELF);
 		return NULL;
 	}
-	if (bpf_map_lookup_elem(&ambit_excl_ports, &port)) {
-		stat(AMBIT_STAT_SKIP_EXCLUDED);
+	if (excluded_port(port))
+		return NULL;
+	return pod;
+}
+
+static __always_inline int ip6_is_zero(const __u32 *a)
+{
+	return (a[0] | a[1] | a[2] | a[3]) == 0;
+}
+
+/* The same decision for a native IPv6 destination (ip6: four network-order words, as the context
+ * gives them). ::1 and :: (which the kernel connects to loopback) stay local like 127/8. */
+static __always_inline struct ambit_pod *should_capture6(struct bpf_sock_addr *ctx, const __u32 *ip6, __u16 port)
+{
+	struct ambit_pod *pod = capture_pod(ctx);
+	if (!pod)
+		return NULL;
+	if (ip6[0] == 0 && ip6[1] == 0 && ip6[2] == 0 && (ip6[3] == 0 || ip6[3] == bpf_htonl(1))) {
+		stat(AMBIT_STAT_SKIP_LOOPBACK);
 		return NULL;
 	}
+	__u32 self[4];
+	__builtin_memcpy(self, pod->ip6, 16);
+	if (!ip6_is_zero(self) && self[0] == ip6[0] && self[1] == ip6[1] && self[2] == ip6[2] && self[3] == ip6[3]) {
+		stat(AMBIT_STAT_SKIP_SELF);
+		return NULL;
+	}
+	if (excluded_port(port))
+		return NULL;
 	return pod;
 }
 
@@ -232,25 +277,55 @@ int ambit_connect4(struct bpf_sock_addr *ctx)
 SEC("cgroup/connect6")
 int ambit_connect6(struct bpf_sock_addr *ctx)
 {
-	/* Dual-stack sockets reaching IPv4 peers use v4-mapped addresses; those are captured like
-	 * connect4. Native IPv6 pods are not enrolled in this version (the agent enrolls IPv4). */
-	if (ctx->user_ip6[0] != 0 || ctx->user_ip6[1] != 0 || ctx->user_ip6[2] != bpf_htonl(0xffff))
-		return 1;
-	__u32 ip4 = ctx->user_ip6[3];
 	__u16 port = (__u16)ctx->user_port;
-	struct ambit_pod *pod = should_capture(ctx, ip4, port);
+	/* Read the context one word at a time: that is the access the verifier allows. */
+	__u32 ip6[4] = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]};
+	if (ip6[0] == 0 && ip6[1] == 0 && ip6[2] == bpf_htonl(0xffff)) {
+		/* A dual-stack socket reaching an IPv4 peer (::ffff:a.b.c.d): the packets are IPv4,
+		 * so this is captured exactly like connect4, into an IPv4 record; skipping it would be
+		 * the easiest way around capture. */
+		__u32 ip4 = ip6[3];
+		struct ambit_pod *pod = should_capture(ctx, ip4, port);
+		if (!pod)
+			return 1;
+		struct ambit_addr *o = bpf_sk_storage_get(&ambit_sk_orig, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!o) {
+			stat(AMBIT_STAT_ERR_STORAGE);
+			return 0;
+		}
+		set_v4(o->addr, ip4);
+		o->port = port;
+		o->family = AF_INET;
+		o->flags = 0;
+		ctx->user_ip6[3] = pod->ip4 ? pod->ip4 : bpf_htonl(0x7f000001);
+		ctx->user_port = bpf_htons(AMBIT_PORT_OUTBOUND);
+		stat(AMBIT_STAT_CAPTURED);
+		return 1;
+	}
+	struct ambit_pod *pod = should_capture6(ctx, ip6, port);
 	if (!pod)
 		return 1;
 	struct ambit_addr *o = bpf_sk_storage_get(&ambit_sk_orig, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!o) {
+		/* Fail closed, as connect4. */
 		stat(AMBIT_STAT_ERR_STORAGE);
 		return 0;
 	}
-	set_v4(o->addr, ip4);
+	__builtin_memcpy(o->addr, ip6, 16);
 	o->port = port;
-	o->family = AF_INET;
+	o->family = AF_INET6;
 	o->flags = 0;
-	ctx->user_ip6[3] = pod->ip4 ? pod->ip4 : bpf_htonl(0x7f000001);
+	/* ztunnel's dual-stack listener in the pod: on the pod's own IPv6 address when the agent
+	 * knows it (as connect4 uses the pod's IPv4), else on ::1. */
+	__u32 to[4];
+	__builtin_memcpy(to, pod->ip6, 16);
+	if (ip6_is_zero(to)) {
+		to[3] = bpf_htonl(1);
+	}
+	ctx->user_ip6[0] = to[0];
+	ctx->user_ip6[1] = to[1];
+	ctx->user_ip6[2] = to[2];
+	ctx->user_ip6[3] = to[3];
 	ctx->user_port = bpf_htons(AMBIT_PORT_OUTBOUND);
 	stat(AMBIT_STAT_CAPTURED);
 	return 1;
@@ -265,6 +340,30 @@ static __always_inline void orig_key(struct ambit_orig_key *k, __u64 cookie, __u
 	k->family = AF_INET;
 }
 
+/* The key for a socket of either family. An AF_INET6 socket carrying IPv4 (v4-mapped addresses)
+ * files and finds its record under the IPv4 key, so the app's dual-stack socket and ztunnel's
+ * socket agree whatever family each of them was opened with. */
+static __always_inline void orig_key_sk(struct ambit_orig_key *k, __u64 cookie, __u32 family, __u32 ip4,
+					const __u32 *ip6, __u32 port_host)
+{
+	if (family != AF_INET6 || (ip6[0] == 0 && ip6[1] == 0 && ip6[2] == bpf_htonl(0xffff))) {
+		orig_key(k, cookie, ip4, port_host);
+		return;
+	}
+	__builtin_memset(k, 0, sizeof(*k));
+	k->netns_cookie = cookie;
+	__builtin_memcpy(k->addr, ip6, 16);
+	k->port = bpf_htons((__u16)port_host);
+	k->family = AF_INET6;
+}
+
+/* sockops: the app socket's local address. */
+static __always_inline void orig_key_ops(struct ambit_orig_key *k, struct bpf_sock_ops *skops)
+{
+	__u32 ip6[4] = {skops->local_ip6[0], skops->local_ip6[1], skops->local_ip6[2], skops->local_ip6[3]};
+	orig_key_sk(k, bpf_get_netns_cookie(skops), skops->family, skops->local_ip4, ip6, skops->local_port);
+}
+
 SEC("sockops")
 int ambit_sockops(struct bpf_sock_ops *skops)
 {
@@ -275,11 +374,11 @@ int ambit_sockops(struct bpf_sock_ops *skops)
 		if (!sk)
 			return 1;
 		/* Only captured sockets have storage; others cost one lookup. The local port is not
-		 * known at connect4 time (unbound socket), hence this second step. */
+		 * known at connect4/6 time (unbound socket), hence this second step. */
 		struct ambit_addr *o = bpf_sk_storage_get(&ambit_sk_orig, sk, 0, 0);
 		if (!o)
 			return 1;
-		orig_key(&k, bpf_get_netns_cookie(skops), skops->local_ip4, skops->local_port);
+		orig_key_ops(&k, skops);
 		if (bpf_map_update_elem(&ambit_orig, &k, o, BPF_ANY) != 0) {
 			stat(AMBIT_STAT_ERR_MAP_FULL);
 			return 1;
@@ -292,7 +391,7 @@ int ambit_sockops(struct bpf_sock_ops *skops)
 	case BPF_SOCK_OPS_STATE_CB: {
 		if (skops->args[1] != BPF_TCP_CLOSE)
 			return 1;
-		orig_key(&k, bpf_get_netns_cookie(skops), skops->local_ip4, skops->local_port);
+		orig_key_ops(&k, skops);
 		if (bpf_map_delete_elem(&ambit_orig, &k) == 0) {
 			stat(AMBIT_STAT_ORIG_DELETED);
 			return 1;
@@ -372,18 +471,35 @@ int ambit_getsockopt(struct bpf_sockopt *ctx)
 		return 1;
 	struct ambit_orig_key k;
 	/* ztunnel's accepted socket: its peer is the app socket's local address. */
-	orig_key(&k, bpf_get_netns_cookie(ctx), sk->dst_ip4, bpf_ntohs((__u16)sk->dst_port));
+	__u32 peer6[4] = {sk->dst_ip6[0], sk->dst_ip6[1], sk->dst_ip6[2], sk->dst_ip6[3]};
+	orig_key_sk(&k, bpf_get_netns_cookie(ctx), sk->family, sk->dst_ip4, peer6, bpf_ntohs((__u16)sk->dst_port));
 	struct ambit_addr *o = bpf_map_lookup_elem(&ambit_orig, &k);
 	if (!o)
 		return 1;
-	struct sockaddr_in_ *sa = ctx->optval;
-	if ((void *)(sa + 1) > ctx->optval_end)
-		return 1;
-	sa->sin_family = AF_INET;
-	sa->sin_port = o->port;
-	sa->sin_addr = get_v4(o->addr);
-	__builtin_memset(sa->zero, 0, sizeof(sa->zero));
-	ctx->optlen = sizeof(*sa);
+	if (o->family == AF_INET6) {
+		/* Only IP6T_SO_ORIGINAL_DST can express an IPv6 destination (as with conntrack, where
+		 * SOL_IP on an IPv6 connection finds nothing). */
+		if (ctx->level != SOL_IPV6)
+			return 1;
+		struct sockaddr_in6 *sa6 = ctx->optval;
+		if ((void *)(sa6 + 1) > ctx->optval_end)
+			return 1;
+		sa6->sin6_family = AF_INET6;
+		sa6->sin6_port = o->port;
+		sa6->sin6_flowinfo = 0;
+		__builtin_memcpy(&sa6->sin6_addr, o->addr, 16);
+		sa6->sin6_scope_id = 0;
+		ctx->optlen = sizeof(*sa6);
+	} else {
+		struct sockaddr_in_ *sa = ctx->optval;
+		if ((void *)(sa + 1) > ctx->optval_end)
+			return 1;
+		sa->sin_family = AF_INET;
+		sa->sin_port = o->port;
+		sa->sin_addr = get_v4(o->addr);
+		__builtin_memset(sa->zero, 0, sizeof(sa->zero));
+		ctx->optlen = sizeof(*sa);
+	}
 	/* Keep the two 32-bit context stores apart: clang merges them into one 64-bit store,
 	 * which the verifier rejects as an invalid context access. */
 	asm volatile("" ::: "memory");
@@ -412,12 +528,23 @@ int ambit_getpeername6(struct bpf_sock_addr *ctx)
 	if (!ctx->sk)
 		return 1;
 	struct ambit_addr *o = bpf_sk_storage_get(&ambit_sk_orig, ctx->sk, 0, 0);
-	if (!o || o->family != AF_INET)
+	if (!o)
 		return 1;
-	ctx->user_ip6[0] = 0;
-	ctx->user_ip6[1] = 0;
-	ctx->user_ip6[2] = bpf_htonl(0xffff);
-	ctx->user_ip6[3] = get_v4(o->addr);
+	if (o->family == AF_INET6) {
+		__u32 a[4];
+		__builtin_memcpy(a, o->addr, 16);
+		ctx->user_ip6[0] = a[0];
+		ctx->user_ip6[1] = a[1];
+		ctx->user_ip6[2] = a[2];
+		ctx->user_ip6[3] = a[3];
+	} else if (o->family == AF_INET) {
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = bpf_htonl(0xffff);
+		ctx->user_ip6[3] = get_v4(o->addr);
+	} else {
+		return 1;
+	}
 	ctx->user_port = o->port;
 	stat(AMBIT_STAT_PEER_RESTORED);
 	return 1;

@@ -264,6 +264,7 @@ absl::Status EbpfDatapath::enroll(const CapturedPod& pod) {
   ambit_pod p{};
   p.flags = AMBIT_POD_ENROLLED;
   p.ip4 = v4_net(pod.ip4);
+  if (pod.ip6 && !pod.ip6->is_v4()) std::memcpy(p.ip6, pod.ip6->raw().data(), 16);
   if (bpf_map_update_elem(map_fd(AMBIT_PIN_PODS), &cookie, &p, BPF_ANY) != 0) {
     return errno_error(errno, "pods map update for ", pod.uid);
   }

@@ -17,6 +17,7 @@
 
 #include <array>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,9 @@ struct CapturedPod {
   std::string netns_path;  // /run/netns/<x> or /proc/<pid>/ns/net
   std::string ifname = "eth0";
   net::IpAddr ip4;
+  // The pod's IPv6 address on a dual-stack pod, if any: ztunnel's outbound listener is reached
+  // there for IPv6 destinations, and connects to it are the pod's own (not captured).
+  std::optional<net::IpAddr> ip6;
 };
 
 struct DatapathOptions {

@@ -16,6 +16,8 @@
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <initializer_list>
+#include <string_view>
 #include <thread>
 
 #include "agent/capture.h"
@@ -46,6 +48,25 @@ using Topo = CaptureTopo;
 bool log_has(sim::Process* p, const std::string& needle) {
   for (int i = 0; i < 300; ++i) {
     if (p->log().find(needle) != std::string::npos) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+// Waits (bounded) for one line of a process log that holds every needle.
+bool log_line_has(sim::Process* p, std::initializer_list<std::string> needles) {
+  for (int i = 0; i < 300; ++i) {
+    std::string log = p->log();
+    size_t start = 0;
+    while (start < log.size()) {
+      size_t end = log.find('\n', start);
+      if (end == std::string::npos) end = log.size();
+      std::string_view line(log.data() + start, end - start);
+      bool all = true;
+      for (const auto& n : needles) all = all && line.find(n) != std::string_view::npos;
+      if (all) return true;
+      start = end + 1;
+    }
     std::this_thread::sleep_for(10ms);
   }
   return false;
@@ -154,6 +175,68 @@ TEST_CASE("ebpf capture: outbound, original destination, getpeername, inbound st
   t.connect("a", "10.50.0.3:8080");
   std::string log_after = t.standin->log();
   CHECK(std::count(log_after.begin(), log_after.end(), '\n') > std::count(log_before.begin(), log_before.end(), '\n'));
+}
+
+TEST_CASE("ebpf capture: IPv6 and IPv4-mapped connects are captured, SO_ORIGINAL_DST (IPv6) and getpeername6 answer") {
+  AMBIT_REQUIRE_ROOT();
+  Harness h;
+  Topo t(h);
+  AMBIT_REQUIRE_OK(t.build());
+  AMBIT_REQUIRE_OK(t.add_ipv6());
+  auto dp = EbpfDatapath::open(h.bpf_dir("node"), t.cg);
+  AMBIT_REQUIRE_OK(dp);
+  EbpfCapture cap(std::move(*dp));
+  CapturedPod a = t.pod_a();
+  a.ip6 = *net::IpAddr::parse("fd00:50::2");
+  AMBIT_REQUIRE_OK(cap.enroll(a));
+
+  // Native IPv6: a → [fd00:50::3]:8080 lands on the stand-in's 15001 at the pod's own IPv6
+  // address, which reads the original destination with IP6T_SO_ORIGINAL_DST; the app sees it as
+  // its peer; b never hears from a.
+  std::string out = t.connect("a", "[fd00:50::3]:8080");
+  CHECK_MESSAGE(out.find("connected peer=[fd00:50::3]:8080") != std::string::npos, out);
+  CHECK_MESSAGE(log_line_has(t.standin6, {"accept port=15001 local=[fd00:50::2]:15001 peer=[fd00:50::2]:",
+                                          "orig=[fd00:50::3]:8080"}),
+                t.standin6->log());
+  CHECK_MESSAGE(t.app_b6->log().find("peer=[fd00:50::2]") == std::string::npos, t.app_b6->log());
+
+  // IPv4-mapped from a dual-stack socket: IPv4 on the wire, captured like connect4 (the v4
+  // stand-in answers SOL_IP SO_ORIGINAL_DST); getpeername6 gives the mapped original.
+  out = t.connect("a", "[::ffff:10.50.0.3]:8080");
+  CHECK_MESSAGE(out.find("connected peer=[::ffff:10.50.0.3]:8080") != std::string::npos, out);
+  CHECK_MESSAGE(log_line_has(t.standin, {"accept port=15001 local=10.50.0.2:15001", "orig=10.50.0.3:8080"}),
+                t.standin->log());
+  CHECK_MESSAGE(t.app_b->log().find("peer=10.50.0.2") == std::string::npos, t.app_b->log());
+
+  // Not captured: the pod's own IPv6 address and ::1 (local traffic), and an unenrolled pod.
+  out = t.connect("a", "[fd00:50::2]:9091");
+  CHECK_MESSAGE(out.find("connected peer=[fd00:50::2]:9091") != std::string::npos, out);
+  CHECK_MESSAGE(log_has(t.app_a6, "accept port=9091 local=[fd00:50::2]:9091 peer=[fd00:50::2]:"), t.app_a6->log());
+  out = t.connect("a", "[::1]:9091");
+  CHECK_MESSAGE(log_has(t.app_a6, "accept port=9091 local=[::1]:9091 peer=[::1]:"), t.app_a6->log());
+  out = t.connect("u", "[fd00:50::3]:8080");
+  CHECK_MESSAGE(out.find("connected peer=[fd00:50::3]:8080") != std::string::npos, out);
+  CHECK_MESSAGE(log_has(t.app_b6, "accept port=8080 local=[fd00:50::3]:8080 peer=[fd00:50::4]:"), t.app_b6->log());
+
+  auto st = cap.datapath().stats();
+  CHECK(st[AMBIT_STAT_CAPTURED] == 2);
+  CHECK(st[AMBIT_STAT_ORIG_ANSWERED] == 2);
+  CHECK(st[AMBIT_STAT_PEER_RESTORED] >= 2);
+  CHECK(st[AMBIT_STAT_SKIP_SELF] >= 1);
+  CHECK(st[AMBIT_STAT_SKIP_LOOPBACK] >= 1);
+
+  // A pod whose IPv6 address the agent does not know is redirected to ztunnel on [::1]:15001.
+  AMBIT_REQUIRE_OK(cap.enroll(t.pod_a()));
+  out = t.connect("a", "[fd00:50::3]:8080");
+  CHECK_MESSAGE(out.find("connected peer=[fd00:50::3]:8080") != std::string::npos, out);
+  CHECK_MESSAGE(log_line_has(t.standin6, {"accept port=15001 local=[::1]:15001 peer=[::1]:", "orig=[fd00:50::3]:8080"}),
+                t.standin6->log());
+  CHECK_MESSAGE(t.app_b6->log().find("peer=[fd00:50::2]") == std::string::npos, t.app_b6->log());
+
+  // Released: IPv6 goes direct.
+  AMBIT_REQUIRE_OK(cap.release(t.pod_a()));
+  out = t.connect("a", "[fd00:50::3]:8080");
+  CHECK_MESSAGE(log_has(t.app_b6, "accept port=8080 local=[fd00:50::3]:8080 peer=[fd00:50::2]:"), t.app_b6->log());
 }
 
 TEST_CASE("ebpf capture: no per-connection state leaks under 100k connections of churn") {
