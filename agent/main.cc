@@ -115,6 +115,7 @@ std::vector<CapturedPod> persisted_pods(const std::string& state_file) {
     p.netns_path = e.value("netns", "");
     p.ifname = e.value("ifname", "eth0");
     if (auto ip = net::IpAddr::parse(e.value("ip4", ""))) p.ip4 = *ip;
+    if (auto ip = net::IpAddr::parse(e.value("ip6", "")); ip && !ip->is_v4()) p.ip6 = *ip;
     out.push_back(p);
   }
   return out;

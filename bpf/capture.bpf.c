@@ -18,9 +18,10 @@
  *                              in enrolled pods: their packets never pass connect()
  *   cgroup/setsockopt          refuses IP_HDRINCL/IPV6_HDRINCL in enrolled pods, which would turn
  *                              any other raw socket (ICMP, UDP) into one that writes TCP
- *   tc ingress (per pod)       steers SYNs to an enrolled pod's ports onto ztunnel's 15006
- *                              listener with bpf_sk_assign — no NAT, no conntrack; the accepted
- *                              socket's local address *is* the original destination
+ *   tc ingress (per pod)       steers SYNs (IPv4 and IPv6) to an enrolled pod's ports onto
+ *                              ztunnel's 15006 listener with bpf_sk_assign — no NAT, no
+ *                              conntrack; the accepted socket's local address *is* the original
+ *                              destination
  *
  * Pods are found by the kernel's netns cookie (cgroup hooks) or by their address (tc), in maps
  * only the agent writes: nothing a process inside a pod can do enrolls or releases it.
@@ -30,6 +31,7 @@
 #include <linux/in.h>
 #include <linux/in6.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/pkt_cls.h>
 #include <linux/socket.h>
 #include <linux/tcp.h>
@@ -561,6 +563,101 @@ static __always_inline struct ambit_pod_ip *enrolled_pod_ip(__u32 daddr)
 	return pod && (pod->flags & AMBIT_POD_ENROLLED) ? pod : NULL;
 }
 
+static __always_inline struct ambit_pod_ip *enrolled_pod_ip6(const struct in6_addr *daddr)
+{
+	struct ambit_ip_key key;
+	__builtin_memcpy(key.addr, daddr, 16);
+	struct ambit_pod_ip *pod = bpf_map_lookup_elem(&ambit_pod_ips, &key);
+	return pod && (pod->flags & AMBIT_POD_ENROLLED) ? pod : NULL;
+}
+
+/* Ports of an enrolled pod that inbound steering leaves alone: ztunnel's own, and excluded ones. */
+static __always_inline int inbound_port_exempt(__u16 dport)
+{
+	if (dport == bpf_htons(AMBIT_PORT_HBONE) || dport == bpf_htons(AMBIT_PORT_INBOUND_PLAINTEXT) ||
+	    dport == bpf_htons(AMBIT_PORT_OUTBOUND))
+		return 1;
+	return 0;
+}
+
+/* Assigns a SYN for an enrolled pod to ztunnel's 15006 listener, found by `t` (the pod's address
+ * and 15006, with a zero source). Find ztunnel's 15006 *listener*, never a connection. The lookup
+ * tries established sockets first, so a tuple with the packet's real source would match a
+ * connection that same client already holds to pod:15006 from the same source port (SO_REUSEADDR
+ * lets it reuse the port for the SYN to the app); a SYN passed on because of that match would
+ * reach the app with no policy at all. No connection can have 0.0.0.0:0 or [::]:0 as its peer
+ * (the IP layer drops a zero/unspecified source), so this tuple only ever matches the listener. */
+static __always_inline int steer_syn(struct __sk_buff *skb, struct bpf_sock_tuple *t, __u32 tuple_len)
+{
+	struct bpf_sock *sk = bpf_skc_lookup_tcp(skb, t, tuple_len, BPF_F_CURRENT_NETNS, 0);
+	if (!sk) {
+		/* Enrolled but ztunnel is not listening (restarting): drop the SYN so the client
+		 * retransmits, instead of letting plaintext reach the app around the policy. */
+		stat(AMBIT_STAT_DROP_NO_LISTENER);
+		return TC_ACT_SHOT;
+	}
+	if (sk->state != BPF_TCP_LISTEN) {
+		/* Cannot happen (see above); if it does, fail closed rather than pass the SYN on. */
+		bpf_sk_release(sk);
+		stat(AMBIT_STAT_DROP_NO_LISTENER);
+		return TC_ACT_SHOT;
+	}
+	long err = bpf_sk_assign(skb, sk, 0);
+	bpf_sk_release(sk);
+	if (err) {
+		stat(AMBIT_STAT_DROP_NO_LISTENER);
+		return TC_ACT_SHOT;
+	}
+	stat(AMBIT_STAT_INBOUND_STEERED);
+	return TC_ACT_OK;
+}
+
+/* Extension headers that may stand between the IPv6 header and a TCP header: hop-by-hop,
+ * routing, fragment, destination options, AH, mobility, HIP, shim6, and the experimental ones. */
+static __always_inline int ip6_ext_header(__u8 nexthdr)
+{
+	switch (nexthdr) {
+	case 0: case 43: case 44: case 60: case 51: case 135: case 139: case 140: case 253: case 254:
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline int inbound6(struct __sk_buff *skb, struct ipv6hdr *ip6, void *end)
+{
+	if ((void *)(ip6 + 1) > end)
+		return TC_ACT_OK;
+	if (ip6->nexthdr != IPPROTO_TCP) {
+		/* A TCP segment behind extension headers (a fragment above all: reassembly comes after
+		 * this hook) would reach the app unexamined, so to an enrolled pod only bare TCP is
+		 * let through (fail closed). Legitimate TCP carries no extension headers; ICMPv6
+		 * (neighbour discovery) and UDP are not headers and pass. */
+		if (ip6_ext_header(ip6->nexthdr) && enrolled_pod_ip6(&ip6->daddr))
+			return TC_ACT_SHOT;
+		return TC_ACT_OK;
+	}
+	struct tcphdr *tcp = (void *)(ip6 + 1);
+	if ((void *)(tcp + 1) > end)
+		return TC_ACT_OK;
+	if (!tcp->syn || tcp->ack)
+		return TC_ACT_OK;
+	if (!enrolled_pod_ip6(&ip6->daddr))
+		return TC_ACT_OK;
+	__u16 dport = tcp->dest;
+	if (inbound_port_exempt(dport))
+		return TC_ACT_OK;
+	/* No probe exemption: the node's probe address (AMBIT_PROBE_SRC4) is IPv4; IPv6 probes
+	 * from the node are steered like any other inbound connection. */
+	if (bpf_map_lookup_elem(&ambit_excl_ports, &dport)) {
+		stat(AMBIT_STAT_SKIP_EXCLUDED);
+		return TC_ACT_OK;
+	}
+	struct bpf_sock_tuple t = {};
+	__builtin_memcpy(t.ipv6.daddr, &ip6->daddr, 16);
+	t.ipv6.dport = bpf_htons(AMBIT_PORT_INBOUND_PLAINTEXT);
+	return steer_syn(skb, &t, sizeof(t.ipv6));
+}
+
 /* Inbound steering, attached at tc ingress on an enrolled pod's interface (inside its netns).
  * Only the SYN is assigned: later packets find the request/established socket by the normal
  * lookup (assigning every packet to the listener resets the connection). */
@@ -570,7 +667,11 @@ int ambit_inbound(struct __sk_buff *skb)
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
-	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+	if ((void *)(eth + 1) > end)
+		return TC_ACT_OK;
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return inbound6(skb, (void *)(eth + 1), end);
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		return TC_ACT_OK;
 	struct iphdr *ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_TCP)
@@ -594,8 +695,7 @@ int ambit_inbound(struct __sk_buff *skb)
 	if (!pod)
 		return TC_ACT_OK;
 	__u16 dport = tcp->dest;
-	if (dport == bpf_htons(AMBIT_PORT_HBONE) || dport == bpf_htons(AMBIT_PORT_INBOUND_PLAINTEXT) ||
-	    dport == bpf_htons(AMBIT_PORT_OUTBOUND))
+	if (inbound_port_exempt(dport))
 		return TC_ACT_OK;
 	/* The node's own connections (kubelet's probes) reach the app untouched: bind_node_probe gave
 	 * them this source. Not the node's address — forwarded NodePort traffic is masqueraded to it. */
@@ -607,36 +707,10 @@ int ambit_inbound(struct __sk_buff *skb)
 		stat(AMBIT_STAT_SKIP_EXCLUDED);
 		return TC_ACT_OK;
 	}
-	/* Find ztunnel's 15006 *listener*, never a connection. The lookup tries established sockets
-	 * first, so a tuple with the packet's real source would match a connection that same client
-	 * already holds to pod:15006 from the same source port (SO_REUSEADDR lets it reuse the port
-	 * for the SYN to the app); a SYN passed on because of that match would reach the app with no
-	 * policy at all. No connection can have 0.0.0.0:0 as its peer (the IP layer drops a zero
-	 * source as martian), so this tuple only ever matches the listener. */
 	struct bpf_sock_tuple t = {};
 	t.ipv4.saddr = 0;
 	t.ipv4.sport = 0;
 	t.ipv4.daddr = ip->daddr;
 	t.ipv4.dport = bpf_htons(AMBIT_PORT_INBOUND_PLAINTEXT);
-	struct bpf_sock *sk = bpf_skc_lookup_tcp(skb, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
-	if (!sk) {
-		/* Enrolled but ztunnel is not listening (restarting): drop the SYN so the client
-		 * retransmits, instead of letting plaintext reach the app around the policy. */
-		stat(AMBIT_STAT_DROP_NO_LISTENER);
-		return TC_ACT_SHOT;
-	}
-	if (sk->state != BPF_TCP_LISTEN) {
-		/* Cannot happen (see above); if it does, fail closed rather than pass the SYN on. */
-		bpf_sk_release(sk);
-		stat(AMBIT_STAT_DROP_NO_LISTENER);
-		return TC_ACT_SHOT;
-	}
-	long err = bpf_sk_assign(skb, sk, 0);
-	bpf_sk_release(sk);
-	if (err) {
-		stat(AMBIT_STAT_DROP_NO_LISTENER);
-		return TC_ACT_SHOT;
-	}
-	stat(AMBIT_STAT_INBOUND_STEERED);
-	return TC_ACT_OK;
+	return steer_syn(skb, &t, sizeof(t.ipv4));
 }

@@ -261,6 +261,15 @@ absl::Status EbpfDatapath::enroll(const CapturedPod& pod) {
   if (bpf_map_update_elem(map_fd(AMBIT_PIN_POD_IPS), &ipk, &pip, BPF_ANY) != 0) {
     return errno_error(errno, "pod_ips map update for ", pod.ip4.to_string());
   }
+  // A dual-stack pod's IPv6 address too: without it the tc program would let IPv6 SYNs reach
+  // the app around ztunnel.
+  if (pod.ip6 && !pod.ip6->is_v4()) {
+    ambit_ip_key k6{};
+    std::memcpy(k6.addr, pod.ip6->raw().data(), 16);
+    if (bpf_map_update_elem(map_fd(AMBIT_PIN_POD_IPS), &k6, &pip, BPF_ANY) != 0) {
+      return errno_error(errno, "pod_ips map update for ", pod.ip6->to_string());
+    }
+  }
   ambit_pod p{};
   p.flags = AMBIT_POD_ENROLLED;
   p.ip4 = v4_net(pod.ip4);
@@ -290,6 +299,11 @@ absl::Status EbpfDatapath::release(const CapturedPod& pod) {
   ambit_ip_key ipk{};
   v4_mapped(ipk.addr, pod.ip4);
   bpf_map_delete_elem(map_fd(AMBIT_PIN_POD_IPS), &ipk);
+  if (pod.ip6 && !pod.ip6->is_v4()) {
+    ambit_ip_key k6{};
+    std::memcpy(k6.addr, pod.ip6->raw().data(), 16);
+    bpf_map_delete_elem(map_fd(AMBIT_PIN_POD_IPS), &k6);
+  }
   if (ns.ok()) first = attach_tc(pod, false);
   return first;
 }
@@ -327,6 +341,17 @@ std::vector<StaleEntry> EbpfDatapath::remove_stale(const std::vector<uint64_t>& 
         ambit_ip_key ipk{};
         v4_mapped(ipk.addr, e.ip4);
         bpf_map_delete_elem(ips, &ipk);
+      }
+    }
+    static constexpr uint8_t kNone[16] = {};
+    if (std::memcmp(p.ip6, kNone, 16) != 0) {
+      in6_addr a6{};
+      std::memcpy(&a6, p.ip6, 16);
+      e.ip6 = net::IpAddr::from_in6(a6);
+      if (std::find(live_ips.begin(), live_ips.end(), *e.ip6) == live_ips.end()) {
+        ambit_ip_key k6{};
+        std::memcpy(k6.addr, p.ip6, 16);
+        bpf_map_delete_elem(ips, &k6);
       }
     }
     out.push_back(e);

@@ -50,6 +50,7 @@ struct DatapathOptions {
 struct StaleEntry {
   uint64_t netns_cookie = 0;
   net::IpAddr ip4;  // from the entry; its map_pod_ips entry went too unless a live pod has it
+  std::optional<net::IpAddr> ip6;  // likewise, if the entry had one
 };
 
 struct DatapathStatus {

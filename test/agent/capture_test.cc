@@ -135,6 +135,32 @@ TEST_CASE("bpf: the tc inbound program fails closed on SYNs with IPv4 options an
   CHECK(prog.run({.dst = kOther, .tcp_bytes = 8}) == kTcOk);
 }
 
+TEST_CASE("bpf: the tc inbound program judges IPv6 SYNs, fails closed on IPv6 extension headers, passes ICMPv6") {
+  AMBIT_REQUIRE_ROOT();
+  InboundProgram prog;
+  // No ztunnel listener: SHOT means "treated as an inbound connection to the enrolled pod".
+  CHECK(prog.run({.v6 = true}) == kTcShot);                                    // SYN to kPod6
+  CHECK(prog.run({.ack = true, .v6 = true}) == kTcOk);                         // SYN-ACK
+  CHECK(prog.run({.syn = false, .ack = true, .v6 = true}) == kTcOk);           // established traffic
+  CHECK(prog.run({.dport = 15008, .v6 = true}) == kTcOk);                      // HBONE
+  CHECK(prog.run({.dport = 15006, .v6 = true}) == kTcOk);                      // ztunnel's own port
+  CHECK(prog.run({.v6 = true, .dst6 = kOther6}) == kTcOk);                     // not an enrolled pod
+  // TCP behind an extension header — hop-by-hop, routing, a fragment, destination options, AH —
+  // would reach the app unexamined: to an enrolled pod it is dropped, elsewhere not ours.
+  for (uint8_t ext : {0, 43, 44, 60, 51}) {
+    CAPTURE(ext);
+    CHECK(prog.run({.v6 = true, .next_header = ext}) == kTcShot);
+    CHECK(prog.run({.syn = false, .ack = true, .v6 = true, .next_header = ext}) == kTcShot);
+    CHECK(prog.run({.v6 = true, .dst6 = kOther6, .next_header = ext}) == kTcOk);
+  }
+  // Neighbour discovery and UDP are not extension headers: they pass.
+  CHECK(prog.run({.v6 = true, .next_header = IPPROTO_ICMPV6}) == kTcOk);
+  CHECK(prog.run({.v6 = true, .next_header = IPPROTO_UDP}) == kTcOk);
+  // A TCP header cut short: not a SYN the program can see, the kernel drops it later.
+  CHECK(prog.run({.tcp_bytes = 8, .v6 = true}) == kTcOk);
+  CHECK(prog.stat(AMBIT_STAT_DROP_NO_LISTENER) == 1);
+}
+
 TEST_CASE("ebpf capture: outbound, original destination, getpeername, inbound steering, probes, live release") {
   AMBIT_REQUIRE_ROOT();
   Harness h;
@@ -237,6 +263,58 @@ TEST_CASE("ebpf capture: IPv6 and IPv4-mapped connects are captured, SO_ORIGINAL
   AMBIT_REQUIRE_OK(cap.release(t.pod_a()));
   out = t.connect("a", "[fd00:50::3]:8080");
   CHECK_MESSAGE(log_has(t.app_b6, "accept port=8080 local=[fd00:50::3]:8080 peer=[fd00:50::2]:"), t.app_b6->log());
+}
+
+TEST_CASE("ebpf capture: inbound IPv6 is steered to 15006, the pod's IPv6 address leaves the map on release") {
+  AMBIT_REQUIRE_ROOT();
+  Harness h;
+  Topo t(h);
+  AMBIT_REQUIRE_OK(t.build());
+  AMBIT_REQUIRE_OK(t.add_ipv6());
+  auto dp = EbpfDatapath::open(h.bpf_dir("node"), t.cg);
+  AMBIT_REQUIRE_OK(dp);
+  EbpfCapture cap(std::move(*dp));
+  CapturedPod a = t.pod_a();
+  a.ip6 = *net::IpAddr::parse("fd00:50::2");
+  AMBIT_REQUIRE_OK(cap.enroll(a));
+  CHECK(cap.datapath().map_entries(AMBIT_PIN_POD_IPS) == 2);
+
+  // b → [fd00:50::2]:9091 lands on the stand-in's IPv6 15006 listener; its local address is the
+  // original destination; the app never sees b.
+  std::string out = t.connect("b", "[fd00:50::2]:9091");
+  CHECK_MESSAGE(out.find("connected peer=[fd00:50::2]:9091") != std::string::npos, out);
+  CHECK_MESSAGE(log_has(t.standin6, "accept port=15006 local=[fd00:50::2]:9091 peer=[fd00:50::3]:"), t.standin6->log());
+  CHECK_MESSAGE(t.app_a6->log().find("peer=[fd00:50::3]") == std::string::npos, t.app_a6->log());
+  // IPv4 keeps working beside it.
+  out = t.connect("b", "10.50.0.2:9091");
+  CHECK_MESSAGE(log_has(t.standin, "accept port=15006 local=10.50.0.2:9091 peer=10.50.0.3"), t.standin->log());
+  auto st = cap.datapath().stats();
+  CHECK(st[AMBIT_STAT_INBOUND_STEERED] == 2);
+
+  // With no ztunnel listener on 15006 the IPv6 SYN is dropped (fail closed), never delivered.
+  t.standin6->kill();
+  out = t.connect("b", "[fd00:50::2]:9091");
+  CHECK_MESSAGE(out.find("error") != std::string::npos, out);
+  CHECK(cap.datapath().stats()[AMBIT_STAT_DROP_NO_LISTENER] >= 1);
+  CHECK_MESSAGE(t.app_a6->log().find("peer=[fd00:50::3]") == std::string::npos, t.app_a6->log());
+
+  // Released: both addresses leave the map and IPv6 reaches the app directly.
+  AMBIT_REQUIRE_OK(cap.release(a));
+  CHECK(cap.datapath().map_entries(AMBIT_PIN_POD_IPS) == 0);
+  out = t.connect("b", "[fd00:50::2]:9091");
+  CHECK_MESSAGE(log_has(t.app_a6, "accept port=9091 local=[fd00:50::2]:9091 peer=[fd00:50::3]:"), t.app_a6->log());
+
+  // A stale entry (its pod's namespace gone while no agent ran) takes its IPv6 address along,
+  // unless a live pod has that address.
+  AMBIT_REQUIRE_OK(cap.enroll(a));
+  auto removed = cap.datapath().remove_stale({}, {*a.ip6});
+  REQUIRE(removed.size() == 1);
+  CHECK(removed[0].ip6 == a.ip6);
+  CHECK(cap.datapath().map_entries(AMBIT_PIN_POD_IPS) == 1);  // the live IPv6 address stays
+  AMBIT_REQUIRE_OK(cap.enroll(a));
+  removed = cap.datapath().remove_stale({}, {});
+  REQUIRE(removed.size() == 1);
+  CHECK(cap.datapath().map_entries(AMBIT_PIN_POD_IPS) == 0);
 }
 
 TEST_CASE("ebpf capture: no per-connection state leaks under 100k connections of churn") {
