@@ -12,8 +12,8 @@
  *                              works unchanged under iptables or eBPF capture
  *   cgroup/getpeername4/6      the app sees its original peer, not 15001
  *                              connects from the node itself to an enrolled pod are bound to
- *                              the probe address (169.254.7.127), the one source inbound
- *                              steering lets through
+ *                              the probe address (169.254.7.127, or Istio's IPv6 one), the
+ *                              one source inbound steering lets through
  *   cgroup/sock_create         refuses raw sockets that could carry TCP (IPPROTO_TCP, IPPROTO_RAW)
  *                              in enrolled pods: their packets never pass connect()
  *   cgroup/setsockopt          refuses IP_HDRINCL/IPV6_HDRINCL in enrolled pods, which would turn
@@ -250,6 +250,45 @@ static __always_inline void bind_node_probe(struct bpf_sock_addr *ctx, __u32 ip4
 	stat(AMBIT_STAT_PROBE_BOUND);
 }
 
+struct sockaddr_in6_ {
+	__u16 sin6_family;
+	__u16 sin6_port;
+	__u32 sin6_flowinfo;
+	__u32 sin6_addr[4];
+	__u32 sin6_scope_id;
+};
+
+static __always_inline struct ambit_pod_ip *enrolled_pod_ip6(const struct in6_addr *daddr);
+
+/* bind_node_probe for IPv6 destinations: the node's connect to an enrolled pod's IPv6 address
+ * leaves from AMBIT_PROBE_SRC6, which the agent puts on the node's lo (deprecated, so the kernel
+ * never picks it as a source by itself). */
+static __always_inline void bind_node_probe6(struct bpf_sock_addr *ctx, const __u32 *ip6)
+{
+	if (ctx->type != SOCK_STREAM)
+		return;
+	__u32 zero = 0;
+	struct ambit_node *node = bpf_map_lookup_elem(&ambit_node, &zero);
+	if (!node || !node->netns_cookie || bpf_get_netns_cookie(ctx) != node->netns_cookie)
+		return;
+	if (!enrolled_pod_ip6((const struct in6_addr *)ip6))
+		return;
+	struct bpf_sock *sk = ctx->sk;
+	if (!sk || sk->src_ip6[0] != 0 || sk->src_ip6[1] != 0 || sk->src_ip6[2] != 0 || sk->src_ip6[3] != 0)
+		return;
+	struct sockaddr_in6_ sa = {};
+	sa.sin6_family = AF_INET6;
+	sa.sin6_addr[0] = bpf_htonl(AMBIT_PROBE_SRC6_0);
+	sa.sin6_addr[1] = bpf_htonl(AMBIT_PROBE_SRC6_1);
+	sa.sin6_addr[2] = bpf_htonl(AMBIT_PROBE_SRC6_2);
+	sa.sin6_addr[3] = bpf_htonl(AMBIT_PROBE_SRC6_3);
+	if (bpf_bind(ctx, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		stat(AMBIT_STAT_ERR_PROBE_BIND);
+		return;
+	}
+	stat(AMBIT_STAT_PROBE_BOUND);
+}
+
 SEC("cgroup/connect4")
 int ambit_connect4(struct bpf_sock_addr *ctx)
 {
@@ -304,6 +343,7 @@ int ambit_connect6(struct bpf_sock_addr *ctx)
 		stat(AMBIT_STAT_CAPTURED);
 		return 1;
 	}
+	bind_node_probe6(ctx, ip6);
 	struct ambit_pod *pod = should_capture6(ctx, ip6, port);
 	if (!pod)
 		return 1;
@@ -646,8 +686,14 @@ static __always_inline int inbound6(struct __sk_buff *skb, struct ipv6hdr *ip6, 
 	__u16 dport = tcp->dest;
 	if (inbound_port_exempt(dport))
 		return TC_ACT_OK;
-	/* No probe exemption: the node's probe address (AMBIT_PROBE_SRC4) is IPv4; IPv6 probes
-	 * from the node are steered like any other inbound connection. */
+	/* The node's own connections: bind_node_probe6 gave them this source. */
+	if (ip6->saddr.in6_u.u6_addr32[0] == bpf_htonl(AMBIT_PROBE_SRC6_0) &&
+	    ip6->saddr.in6_u.u6_addr32[1] == bpf_htonl(AMBIT_PROBE_SRC6_1) &&
+	    ip6->saddr.in6_u.u6_addr32[2] == bpf_htonl(AMBIT_PROBE_SRC6_2) &&
+	    ip6->saddr.in6_u.u6_addr32[3] == bpf_htonl(AMBIT_PROBE_SRC6_3)) {
+		stat(AMBIT_STAT_INBOUND_PROBE);
+		return TC_ACT_OK;
+	}
 	if (bpf_map_lookup_elem(&ambit_excl_ports, &dport)) {
 		stat(AMBIT_STAT_SKIP_EXCLUDED);
 		return TC_ACT_OK;

@@ -22,6 +22,7 @@
 
 #include "agent/capture.h"
 #include "agent/iptables/inpod_rules.h"
+#include "agent/probe_address.h"
 #include "ambit/abi.h"
 #include "ambit_capture.skel.h"
 #include "common/base/status.h"
@@ -145,6 +146,8 @@ TEST_CASE("bpf: the tc inbound program judges IPv6 SYNs, fails closed on IPv6 ex
   CHECK(prog.run({.dport = 15008, .v6 = true}) == kTcOk);                      // HBONE
   CHECK(prog.run({.dport = 15006, .v6 = true}) == kTcOk);                      // ztunnel's own port
   CHECK(prog.run({.v6 = true, .dst6 = kOther6}) == kTcOk);                     // not an enrolled pod
+  CHECK(prog.run({.v6 = true, .src6 = kProbe6}) == kTcOk);                     // the node's IPv6 probe
+  CHECK(prog.stat(AMBIT_STAT_INBOUND_PROBE) == 1);
   // TCP behind an extension header — hop-by-hop, routing, a fragment, destination options, AH —
   // would reach the app unexamined: to an enrolled pod it is dropped, elsewhere not ours.
   for (uint8_t ext : {0, 43, 44, 60, 51}) {
@@ -291,6 +294,16 @@ TEST_CASE("ebpf capture: inbound IPv6 is steered to 15006, the pod's IPv6 addres
   auto st = cap.datapath().stats();
   CHECK(st[AMBIT_STAT_INBOUND_STEERED] == 2);
 
+  // A probe from the node itself reaches the app untouched, from the IPv6 probe address.
+  AMBIT_REQUIRE_OK(t.set_node(cap.datapath()));
+  out = t.connect("n", "[fd00:50::2]:9091");
+  CHECK_MESSAGE(log_has(t.app_a6, "accept port=9091 local=[fd00:50::2]:9091 peer=[fd16:9254:7127:1337:ffff:ffff:ffff:ffff]:"),
+                t.app_a6->log());
+  st = cap.datapath().stats();
+  CHECK(st[AMBIT_STAT_PROBE_BOUND] == 1);
+  CHECK(st[AMBIT_STAT_INBOUND_PROBE] == 1);
+  CHECK(st[AMBIT_STAT_ERR_PROBE_BIND] == 0);
+
   // With no ztunnel listener on 15006 the IPv6 SYN is dropped (fail closed), never delivered.
   t.standin6->kill();
   out = t.connect("b", "[fd00:50::2]:9091");
@@ -315,6 +328,37 @@ TEST_CASE("ebpf capture: inbound IPv6 is steered to 15006, the pod's IPv6 addres
   removed = cap.datapath().remove_stale({}, {});
   REQUIRE(removed.size() == 1);
   CHECK(cap.datapath().map_entries(AMBIT_PIN_POD_IPS) == 0);
+}
+
+TEST_CASE("probe addresses: the IPv4 one with host scope, the IPv6 one deprecated, both idempotent") {
+  AMBIT_REQUIRE_ROOT();
+  Harness h;
+  AMBIT_REQUIRE_OK(h.netns("n").status());
+  auto ns = net::open_netns(sim::netns_path(h.name("n")));
+  AMBIT_REQUIRE_OK(ns);
+  AMBIT_REQUIRE_OK(net::run_in_netns(ns->get(), [] {
+    AMBIT_RETURN_IF_ERROR(ensure_probe_address());
+    AMBIT_RETURN_IF_ERROR(ensure_probe_address6());
+    AMBIT_RETURN_IF_ERROR(ensure_probe_address6());  // already there: OK
+    return absl::OkStatus();
+  }));
+  auto lo = h.exec("n", {"ip", "addr", "show", "dev", "lo"});
+  AMBIT_REQUIRE_OK(lo);
+  CHECK_MESSAGE(lo->find("inet 169.254.7.127/32 scope host") != std::string::npos, *lo);
+  // Deprecated: the kernel never picks it as a source, only the connect hook's bind does.
+  size_t v6 = lo->find("inet6 fd16:9254:7127:1337:ffff:ffff:ffff:ffff/128 scope global");
+  REQUIRE_MESSAGE(v6 != std::string::npos, *lo);
+  std::string line = lo->substr(v6, lo->find('\n', v6) - v6);
+  CHECK_MESSAGE(line.find("deprecated") != std::string::npos, *lo);
+  AMBIT_REQUIRE_OK(net::run_in_netns(ns->get(), [] {
+    AMBIT_RETURN_IF_ERROR(remove_probe_address6());
+    AMBIT_RETURN_IF_ERROR(remove_probe_address6());  // already gone: OK
+    return remove_probe_address();
+  }));
+  lo = h.exec("n", {"ip", "addr", "show", "dev", "lo"});
+  AMBIT_REQUIRE_OK(lo);
+  CHECK_MESSAGE(lo->find("fd16:9254") == std::string::npos, *lo);
+  CHECK_MESSAGE(lo->find("169.254.7.127") == std::string::npos, *lo);
 }
 
 TEST_CASE("ebpf capture: no per-connection state leaks under 100k connections of churn") {

@@ -76,6 +76,7 @@ struct CaptureTopo {
     for (const char* p : {"a", "b", "u"}) {
       AMBIT_RETURN_IF_ERROR(
           h.exec(p, {"ip", "-6", "addr", "add", str_cat("fd00:50::", i++, "/64"), "dev", "eth0", "nodad"}).status());
+      AMBIT_RETURN_IF_ERROR(h.exec(p, {"ip", "-6", "route", "add", "default", "via", "fd00:50::1"}).status());
     }
     AMBIT_ASSIGN_OR_RETURN(standin6,
                            h.spawn("a", cg, {"/usr/bin/python3", kProbe, "listen", "v6:15001", "v6:15006"}, "standin6"));
@@ -92,10 +93,14 @@ struct CaptureTopo {
     return p;
   }
 
-  // Node n as the agent sets its node up: the probe address on its lo, its netns cookie in the
-  // datapath, so n's connects to enrolled pods leave from 169.254.7.127.
+  // Node n as the agent sets its node up: the probe addresses on its lo, its netns cookie in the
+  // datapath, so n's connects to enrolled pods leave from 169.254.7.127 (or the IPv6 one).
   absl::Status set_node(agent::EbpfDatapath& dp) {
     AMBIT_RETURN_IF_ERROR(h.exec("n", {"ip", "addr", "add", "169.254.7.127/32", "dev", "lo", "scope", "host"}).status());
+    // The IPv6 one as agent/probe_address.cc adds it: deprecated, so bound explicitly only.
+    AMBIT_RETURN_IF_ERROR(h.exec("n", {"ip", "-6", "addr", "add", "fd16:9254:7127:1337:ffff:ffff:ffff:ffff/128", "dev",
+                                       "lo", "nodad", "preferred_lft", "0"})
+                              .status());
     AMBIT_ASSIGN_OR_RETURN(UniqueFd ns, net::open_netns(sim::netns_path(h.name("n"))));
     AMBIT_ASSIGN_OR_RETURN(uint64_t cookie, net::netns_cookie(ns.get()));
     return dp.set_node_netns(cookie);

@@ -39,6 +39,13 @@ inline in6_addr ula6(uint8_t last) {  // fd00:50::<last>
 }
 inline const in6_addr kPod6 = ula6(2);    // fd00:50::2, enrolled (pod kPod's IPv6)
 inline const in6_addr kOther6 = ula6(9);  // fd00:50::9, not enrolled
+inline const in6_addr kProbe6 = [] {       // fd16:9254:7127:1337:ffff:ffff:ffff:ffff
+  in6_addr a{};
+  const uint32_t w[4] = {htonl(AMBIT_PROBE_SRC6_0), htonl(AMBIT_PROBE_SRC6_1), htonl(AMBIT_PROBE_SRC6_2),
+                         htonl(AMBIT_PROBE_SRC6_3)};
+  std::memcpy(&a, w, 16);
+  return a;
+}();
 
 struct TcPacket {
   uint32_t src = kOther, dst = kPod;
