@@ -36,7 +36,8 @@ struct CapturedPod {
   std::string ifname = "eth0";
   net::IpAddr ip4;
   // The pod's IPv6 address on a dual-stack pod, if any: ztunnel's outbound listener is reached
-  // there for IPv6 destinations, and connects to it are the pod's own (not captured).
+  // there for IPv6 destinations, connects to it are the pod's own (not captured), and inbound
+  // IPv6 SYNs to it are steered. Unset: enroll uses the interface's first global IPv6 address.
   std::optional<net::IpAddr> ip6;
 };
 
@@ -92,6 +93,8 @@ class EbpfDatapath {
  private:
   EbpfDatapath() = default;
   absl::Status attach_tc(const CapturedPod& pod, bool attach);
+  // pod.ip6, or else the first global IPv6 address of the pod's interface (ns_fd: its netns).
+  static absl::StatusOr<std::optional<net::IpAddr>> pod_ip6(const CapturedPod& pod, int ns_fd);
   int map_fd(const char* pin_name) const;
 
   ambit_capture* skel_ = nullptr;

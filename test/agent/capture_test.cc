@@ -211,18 +211,29 @@ TEST_CASE("ebpf capture: IPv6 and IPv4-mapped connects are captured, SO_ORIGINAL
   Harness h;
   Topo t(h);
   AMBIT_REQUIRE_OK(t.build());
-  AMBIT_REQUIRE_OK(t.add_ipv6());
   auto dp = EbpfDatapath::open(h.bpf_dir("node"), t.cg);
   AMBIT_REQUIRE_OK(dp);
   EbpfCapture cap(std::move(*dp));
-  CapturedPod a = t.pod_a();
-  a.ip6 = *net::IpAddr::parse("fd00:50::2");
-  AMBIT_REQUIRE_OK(cap.enroll(a));
+  // Enrolled while it has no IPv6 address: IPv6 connects made once it has one go to ztunnel on
+  // [::1]:15001.
+  AMBIT_REQUIRE_OK(cap.enroll(t.pod_a()));
+  CHECK(cap.datapath().map_entries(AMBIT_PIN_POD_IPS) == 1);
+  AMBIT_REQUIRE_OK(t.add_ipv6());
+  std::string out = t.connect("a", "[fd00:50::3]:8080");
+  CHECK_MESSAGE(out.find("connected peer=[fd00:50::3]:8080") != std::string::npos, out);
+  CHECK_MESSAGE(log_line_has(t.standin6, {"accept port=15001 local=[::1]:15001 peer=[::1]:", "orig=[fd00:50::3]:8080"}),
+                t.standin6->log());
+  CHECK_MESSAGE(t.app_b6->log().find("peer=[fd00:50::2]") == std::string::npos, t.app_b6->log());
+
+  // Enrolled again (as an agent refreshes the pods it finds at start) without being told the
+  // IPv6 address: the interface's is used, for the redirect and in map_pod_ips.
+  AMBIT_REQUIRE_OK(cap.enroll(t.pod_a()));
+  CHECK(cap.datapath().map_entries(AMBIT_PIN_POD_IPS) == 2);
 
   // Native IPv6: a → [fd00:50::3]:8080 lands on the stand-in's 15001 at the pod's own IPv6
   // address, which reads the original destination with IP6T_SO_ORIGINAL_DST; the app sees it as
   // its peer; b never hears from a.
-  std::string out = t.connect("a", "[fd00:50::3]:8080");
+  out = t.connect("a", "[fd00:50::3]:8080");
   CHECK_MESSAGE(out.find("connected peer=[fd00:50::3]:8080") != std::string::npos, out);
   CHECK_MESSAGE(log_line_has(t.standin6, {"accept port=15001 local=[fd00:50::2]:15001 peer=[fd00:50::2]:",
                                           "orig=[fd00:50::3]:8080"}),
@@ -248,22 +259,15 @@ TEST_CASE("ebpf capture: IPv6 and IPv4-mapped connects are captured, SO_ORIGINAL
   CHECK_MESSAGE(log_has(t.app_b6, "accept port=8080 local=[fd00:50::3]:8080 peer=[fd00:50::4]:"), t.app_b6->log());
 
   auto st = cap.datapath().stats();
-  CHECK(st[AMBIT_STAT_CAPTURED] == 2);
-  CHECK(st[AMBIT_STAT_ORIG_ANSWERED] == 2);
-  CHECK(st[AMBIT_STAT_PEER_RESTORED] >= 2);
+  CHECK(st[AMBIT_STAT_CAPTURED] == 3);
+  CHECK(st[AMBIT_STAT_ORIG_ANSWERED] == 3);
+  CHECK(st[AMBIT_STAT_PEER_RESTORED] >= 3);
   CHECK(st[AMBIT_STAT_SKIP_SELF] >= 1);
   CHECK(st[AMBIT_STAT_SKIP_LOOPBACK] >= 1);
 
-  // A pod whose IPv6 address the agent does not know is redirected to ztunnel on [::1]:15001.
-  AMBIT_REQUIRE_OK(cap.enroll(t.pod_a()));
-  out = t.connect("a", "[fd00:50::3]:8080");
-  CHECK_MESSAGE(out.find("connected peer=[fd00:50::3]:8080") != std::string::npos, out);
-  CHECK_MESSAGE(log_line_has(t.standin6, {"accept port=15001 local=[::1]:15001 peer=[::1]:", "orig=[fd00:50::3]:8080"}),
-                t.standin6->log());
-  CHECK_MESSAGE(t.app_b6->log().find("peer=[fd00:50::2]") == std::string::npos, t.app_b6->log());
-
-  // Released: IPv6 goes direct.
+  // Released (the IPv6 address it found goes too): IPv6 goes direct.
   AMBIT_REQUIRE_OK(cap.release(t.pod_a()));
+  CHECK(cap.datapath().map_entries(AMBIT_PIN_POD_IPS) == 0);
   out = t.connect("a", "[fd00:50::3]:8080");
   CHECK_MESSAGE(log_has(t.app_b6, "accept port=8080 local=[fd00:50::3]:8080 peer=[fd00:50::2]:"), t.app_b6->log());
 }
