@@ -369,6 +369,18 @@ std::vector<StaleEntry> EbpfDatapath::remove_stale(const std::vector<uint64_t>& 
                                                   const std::vector<net::IpAddr>& live_ips) {
   std::vector<StaleEntry> out;
   int pods = map_fd(AMBIT_PIN_PODS), ips = map_fd(AMBIT_PIN_POD_IPS);
+  // The live pods' own entries name addresses too: an IPv6 address enroll found on the interface
+  // is in no CapturedPod, and deleting it with a stale entry that had the same address would
+  // stop steering the live pod's IPv6.
+  std::vector<net::IpAddr> keep = live_ips;
+  static constexpr uint8_t kNone[16] = {};
+  for (uint64_t cookie : live) {
+    ambit_pod p{};
+    if (bpf_map_lookup_elem(pods, &cookie, &p) != 0 || std::memcmp(p.ip6, kNone, 16) == 0) continue;
+    in6_addr a6{};
+    std::memcpy(&a6, p.ip6, 16);
+    keep.push_back(net::IpAddr::from_in6(a6));
+  }
   for (uint64_t cookie : enrolled_cookies()) {
     if (std::find(live.begin(), live.end(), cookie) != live.end()) continue;
     ambit_pod p{};
@@ -387,12 +399,11 @@ std::vector<StaleEntry> EbpfDatapath::remove_stale(const std::vector<uint64_t>& 
         bpf_map_delete_elem(ips, &ipk);
       }
     }
-    static constexpr uint8_t kNone[16] = {};
     if (std::memcmp(p.ip6, kNone, 16) != 0) {
       in6_addr a6{};
       std::memcpy(&a6, p.ip6, 16);
       e.ip6 = net::IpAddr::from_in6(a6);
-      if (std::find(live_ips.begin(), live_ips.end(), *e.ip6) == live_ips.end()) {
+      if (std::find(keep.begin(), keep.end(), *e.ip6) == keep.end()) {
         ambit_ip_key k6{};
         std::memcpy(k6.addr, p.ip6, 16);
         bpf_map_delete_elem(ips, &k6);

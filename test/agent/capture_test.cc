@@ -332,6 +332,32 @@ TEST_CASE("ebpf capture: inbound IPv6 is steered to 15006, the pod's IPv6 addres
   removed = cap.datapath().remove_stale({}, {});
   REQUIRE(removed.size() == 1);
   CHECK(cap.datapath().map_entries(AMBIT_PIN_POD_IPS) == 0);
+
+  // A stale entry sharing its IPv6 address with a live pod whose address the agent found on the
+  // interface (so it is in no CapturedPod): the live pod keeps its key.
+  AMBIT_REQUIRE_OK(cap.enroll(t.pod_a()));
+  {
+    UniqueFd pods(bpf_obj_get((h.bpf_dir("node") + "/" AMBIT_PIN_PODS).c_str()));
+    REQUIRE(pods);
+    uint64_t dead = 0xdead;
+    ambit_pod p{};
+    p.flags = AMBIT_POD_ENROLLED;
+    std::memcpy(p.ip6, a.ip6->raw().data(), 16);
+    REQUIRE(bpf_map_update_elem(pods.get(), &dead, &p, BPF_ANY) == 0);
+  }
+  auto ns_a = net::open_netns(t.pod_a().netns_path);
+  AMBIT_REQUIRE_OK(ns_a);
+  auto cookie_a = net::netns_cookie(ns_a->get());
+  AMBIT_REQUIRE_OK(cookie_a);
+  removed = cap.datapath().remove_stale({*cookie_a}, {t.pod_a().ip4});
+  REQUIRE(removed.size() == 1);
+  CHECK(removed[0].netns_cookie == 0xdead);
+  CHECK(cap.datapath().map_entries(AMBIT_PIN_POD_IPS) == 2);
+  out = t.connect("b", "[fd00:50::2]:9091");
+  CHECK(cap.datapath().stats()[AMBIT_STAT_DROP_NO_LISTENER] >= 2);  // still steered (no listener)
+  CHECK_MESSAGE(t.app_a6->log().find("accept port=9091 local=[fd00:50::2]:9091 peer=[fd00:50::3]") ==
+                    t.app_a6->log().rfind("accept port=9091 local=[fd00:50::2]:9091 peer=[fd00:50::3]"),
+                t.app_a6->log());  // the app saw only the connection made while released
 }
 
 TEST_CASE("probe addresses: the IPv4 one with host scope, the IPv6 one deprecated, both idempotent") {
