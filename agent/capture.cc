@@ -82,10 +82,12 @@ std::vector<std::string> EbpfCapture::remove_stale(const std::vector<CapturedPod
     if (!cookie.ok()) continue;
     live.push_back(*cookie);
     live_ips.push_back(p.ip4);
+    if (p.ip6) live_ips.push_back(*p.ip6);
   }
   std::vector<std::string> out;
   for (const auto& e : dp_->remove_stale(live, live_ips)) {
-    out.push_back(str_cat("netns cookie ", e.netns_cookie, " (pod address ", e.ip4.to_string(), ")"));
+    out.push_back(str_cat("netns cookie ", e.netns_cookie, " (pod address ", e.ip4.to_string(),
+                          e.ip6 ? str_cat(", ", e.ip6->to_string()) : std::string(), ")"));
   }
   return out;
 }

@@ -36,6 +36,7 @@ CapturedPod Enrollment::captured(const PodRecord& p) const {
   c.netns_path = p.netns_path;
   c.ifname = p.ifname;
   c.ip4 = net::IpAddr::parse(p.ip4).value_or(net::IpAddr());
+  if (auto ip6 = net::IpAddr::parse(p.ip6); ip6 && !ip6->is_v4()) c.ip6 = *ip6;
   return c;
 }
 
@@ -56,6 +57,7 @@ absl::Status Enrollment::load() {
     p.netns_path = e.value("netns", "");
     p.ifname = e.value("ifname", "eth0");
     p.ip4 = e.value("ip4", "");
+    p.ip6 = e.value("ip6", "");  // absent in files of agents before IPv6 capture
     p.container_id = e.value("containerId", "");
     if (p.uid.empty()) continue;
     // A missed DEL: the runtime deleted the namespace while no agent listened. Nothing of the pod
@@ -102,7 +104,7 @@ absl::Status Enrollment::persist_locked() const {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& [uid, p] : pods_) {
     j.push_back({{"uid", p.uid}, {"name", p.name}, {"namespace", p.ns}, {"netns", p.netns_path},
-                 {"ifname", p.ifname}, {"ip4", p.ip4}, {"containerId", p.container_id}});
+                 {"ifname", p.ifname}, {"ip4", p.ip4}, {"ip6", p.ip6}, {"containerId", p.container_id}});
   }
   return crypto::write_file_atomic(state_file_, j.dump(2), 0600);
 }

@@ -33,6 +33,7 @@ struct PodRecord {
   std::string netns_path;
   std::string ifname = "eth0";
   std::string ip4;          // from the CNI result
+  std::string ip6;          // from the CNI result; empty unless the pod is dual-stack
 };
 
 // What enrollment needs from the ZDS server.

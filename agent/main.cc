@@ -82,11 +82,10 @@ class CniBridge : public CniHandler {
     r.ns = p.ns;
     r.netns_path = p.netns;
     r.ifname = p.ifname.empty() ? "eth0" : p.ifname;
+    // The first address of each family (a dual-stack pod has one of each).
     for (const auto& ip : p.ips) {
-      if (ip.is_v4()) {
-        r.ip4 = ip.to_string();
-        break;
-      }
+      if (ip.is_v4() && r.ip4.empty()) r.ip4 = ip.to_string();
+      if (!ip.is_v4() && r.ip6.empty()) r.ip6 = ip.to_string();
     }
     return r;
   }
@@ -116,6 +115,7 @@ std::vector<CapturedPod> persisted_pods(const std::string& state_file) {
     p.netns_path = e.value("netns", "");
     p.ifname = e.value("ifname", "eth0");
     if (auto ip = net::IpAddr::parse(e.value("ip4", ""))) p.ip4 = *ip;
+    if (auto ip = net::IpAddr::parse(e.value("ip6", "")); ip && !ip->is_v4()) p.ip6 = *ip;
     out.push_back(p);
   }
   return out;
@@ -135,6 +135,7 @@ int uninstall(const Flags& f) {
     std::fprintf(stderr, "ambit-agent uninstall: %s\n", s.ToString().c_str());
     rc = 1;
   }
+  (void)remove_probe_address6();  // absent on nodes without IPv6
   ::unlink(state.c_str());
   std::printf("removed pins under %s, tc filters and in-pod rules of %zu pods\n", pins.c_str(), pods.size());
   return rc;
@@ -235,6 +236,11 @@ int main(int argc, char** argv) {
     absl::Status probe = node_cookie.ok() ? ensure_probe_address() : node_cookie.status();
     if (probe.ok()) probe = (*dp)->set_node_netns(*node_cookie);
     if (!probe.ok()) lg().error("probe exemption off, kubelet probes will be captured: {}", probe.ToString());
+    // The IPv6 probe address: without it the node's IPv6 connects to enrolled pods fail to bind
+    // and are captured (fail closed); a node without IPv6 has none to make.
+    if (auto s6 = ensure_probe_address6(); probe.ok() && !s6.ok()) {
+      lg().warn("IPv6 probe exemption off, kubelet's IPv6 probes will be captured: {}", s6.ToString());
+    }
     datapath = dp->get();
     capture = std::make_unique<EbpfCapture>(std::move(*dp));
   } else {

@@ -2,8 +2,9 @@
 /*
  * Ambit's traffic capture: every program the node agent loads, in one object so they share maps.
  *
- *   cgroup/connect4, connect6  enrolled pods' TCP connects → ztunnel's 15001 in the same netns;
- *                              the original destination goes into socket-local storage
+ *   cgroup/connect4, connect6  enrolled pods' TCP connects → ztunnel's 15001 in the same netns
+ *                              (IPv4, IPv4-mapped and native IPv6 destinations); the original
+ *                              destination goes into socket-local storage
  *   sockops                    at ACTIVE_ESTABLISHED, files that destination under
  *                              (netns cookie, app socket's local address) for ztunnel; removes
  *                              it when the socket reaches TCP_CLOSE (no leak under churn)
@@ -11,15 +12,16 @@
  *                              works unchanged under iptables or eBPF capture
  *   cgroup/getpeername4/6      the app sees its original peer, not 15001
  *                              connects from the node itself to an enrolled pod are bound to
- *                              the probe address (169.254.7.127), the one source inbound
- *                              steering lets through
+ *                              the probe address (169.254.7.127, or Istio's IPv6 one), the
+ *                              one source inbound steering lets through
  *   cgroup/sock_create         refuses raw sockets that could carry TCP (IPPROTO_TCP, IPPROTO_RAW)
  *                              in enrolled pods: their packets never pass connect()
  *   cgroup/setsockopt          refuses IP_HDRINCL/IPV6_HDRINCL in enrolled pods, which would turn
  *                              any other raw socket (ICMP, UDP) into one that writes TCP
- *   tc ingress (per pod)       steers SYNs to an enrolled pod's ports onto ztunnel's 15006
- *                              listener with bpf_sk_assign — no NAT, no conntrack; the accepted
- *                              socket's local address *is* the original destination
+ *   tc ingress (per pod)       steers SYNs (IPv4 and IPv6) to an enrolled pod's ports onto
+ *                              ztunnel's 15006 listener with bpf_sk_assign — no NAT, no
+ *                              conntrack; the accepted socket's local address *is* the original
+ *                              destination
  *
  * Pods are found by the kernel's netns cookie (cgroup hooks) or by their address (tc), in maps
  * only the agent writes: nothing a process inside a pod can do enrolls or releases it.
@@ -29,6 +31,7 @@
 #include <linux/in.h>
 #include <linux/in6.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/pkt_cls.h>
 #include <linux/socket.h>
 #include <linux/tcp.h>
@@ -132,9 +135,9 @@ static __always_inline __u32 get_v4(const __u8 *addr)
 	return ip;
 }
 
-/* Common decision for a connect() from an enrolled pod to ip4:port (network order). Returns the
- * pod to redirect for, or NULL to leave the connect alone. */
-static __always_inline struct ambit_pod *should_capture(struct bpf_sock_addr *ctx, __u32 ip4, __u16 port)
+/* The part of the capture decision that does not depend on the address family: a TCP connect from
+ * an enrolled pod by a socket that is not ztunnel's. Returns the pod, or NULL to leave it alone. */
+static __always_inline struct ambit_pod *capture_pod(struct bpf_sock_addr *ctx)
 {
 	if (ctx->type != SOCK_STREAM)
 		return NULL;
@@ -150,6 +153,25 @@ static __always_inline struct ambit_pod *should_capture(struct bpf_sock_addr *ct
 		stat(AMBIT_STAT_SKIP_MARK);
 		return NULL;
 	}
+	return pod;
+}
+
+static __always_inline int excluded_port(__u16 port)
+{
+	if (bpf_map_lookup_elem(&ambit_excl_ports, &port)) {
+		stat(AMBIT_STAT_SKIP_EXCLUDED);
+		return 1;
+	}
+	return 0;
+}
+
+/* Common decision for a connect() from an enrolled pod to ip4:port (network order). Returns the
+ * pod to redirect for, or NULL to leave the connect alone. */
+static __always_inline struct ambit_pod *should_capture(struct bpf_sock_addr *ctx, __u32 ip4, __u16 port)
+{
+	struct ambit_pod *pod = capture_pod(ctx);
+	if (!pod)
+		return NULL;
 	if ((bpf_ntohl(ip4) >> 24) == 127) {
 		stat(AMBIT_STAT_SKIP_LOOPBACK);
 		return NULL;
@@ -158,10 +180,35 @@ static __always_inline struct ambit_pod *should_capture(struct bpf_sock_addr *ct
 		stat(AMBIT_STAT_SKIP_SELF);
 		return NULL;
 	}
-	if (bpf_map_lookup_elem(&ambit_excl_ports, &port)) {
-		stat(AMBIT_STAT_SKIP_EXCLUDED);
+	if (excluded_port(port))
+		return NULL;
+	return pod;
+}
+
+static __always_inline int ip6_is_zero(const __u32 *a)
+{
+	return (a[0] | a[1] | a[2] | a[3]) == 0;
+}
+
+/* The same decision for a native IPv6 destination (ip6: four network-order words, as the context
+ * gives them). ::1 and :: (which the kernel connects to loopback) stay local like 127/8. */
+static __always_inline struct ambit_pod *should_capture6(struct bpf_sock_addr *ctx, const __u32 *ip6, __u16 port)
+{
+	struct ambit_pod *pod = capture_pod(ctx);
+	if (!pod)
+		return NULL;
+	if (ip6[0] == 0 && ip6[1] == 0 && ip6[2] == 0 && (ip6[3] == 0 || ip6[3] == bpf_htonl(1))) {
+		stat(AMBIT_STAT_SKIP_LOOPBACK);
 		return NULL;
 	}
+	__u32 self[4];
+	__builtin_memcpy(self, pod->ip6, 16);
+	if (!ip6_is_zero(self) && self[0] == ip6[0] && self[1] == ip6[1] && self[2] == ip6[2] && self[3] == ip6[3]) {
+		stat(AMBIT_STAT_SKIP_SELF);
+		return NULL;
+	}
+	if (excluded_port(port))
+		return NULL;
 	return pod;
 }
 
@@ -203,6 +250,45 @@ static __always_inline void bind_node_probe(struct bpf_sock_addr *ctx, __u32 ip4
 	stat(AMBIT_STAT_PROBE_BOUND);
 }
 
+struct sockaddr_in6_ {
+	__u16 sin6_family;
+	__u16 sin6_port;
+	__u32 sin6_flowinfo;
+	__u32 sin6_addr[4];
+	__u32 sin6_scope_id;
+};
+
+static __always_inline struct ambit_pod_ip *enrolled_pod_ip6(const struct in6_addr *daddr);
+
+/* bind_node_probe for IPv6 destinations: the node's connect to an enrolled pod's IPv6 address
+ * leaves from AMBIT_PROBE_SRC6, which the agent puts on the node's lo (deprecated, so the kernel
+ * never picks it as a source by itself). */
+static __always_inline void bind_node_probe6(struct bpf_sock_addr *ctx, const __u32 *ip6)
+{
+	if (ctx->type != SOCK_STREAM)
+		return;
+	__u32 zero = 0;
+	struct ambit_node *node = bpf_map_lookup_elem(&ambit_node, &zero);
+	if (!node || !node->netns_cookie || bpf_get_netns_cookie(ctx) != node->netns_cookie)
+		return;
+	if (!enrolled_pod_ip6((const struct in6_addr *)ip6))
+		return;
+	struct bpf_sock *sk = ctx->sk;
+	if (!sk || sk->src_ip6[0] != 0 || sk->src_ip6[1] != 0 || sk->src_ip6[2] != 0 || sk->src_ip6[3] != 0)
+		return;
+	struct sockaddr_in6_ sa = {};
+	sa.sin6_family = AF_INET6;
+	sa.sin6_addr[0] = bpf_htonl(AMBIT_PROBE_SRC6_0);
+	sa.sin6_addr[1] = bpf_htonl(AMBIT_PROBE_SRC6_1);
+	sa.sin6_addr[2] = bpf_htonl(AMBIT_PROBE_SRC6_2);
+	sa.sin6_addr[3] = bpf_htonl(AMBIT_PROBE_SRC6_3);
+	if (bpf_bind(ctx, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		stat(AMBIT_STAT_ERR_PROBE_BIND);
+		return;
+	}
+	stat(AMBIT_STAT_PROBE_BOUND);
+}
+
 SEC("cgroup/connect4")
 int ambit_connect4(struct bpf_sock_addr *ctx)
 {
@@ -232,25 +318,56 @@ int ambit_connect4(struct bpf_sock_addr *ctx)
 SEC("cgroup/connect6")
 int ambit_connect6(struct bpf_sock_addr *ctx)
 {
-	/* Dual-stack sockets reaching IPv4 peers use v4-mapped addresses; those are captured like
-	 * connect4. Native IPv6 pods are not enrolled in this version (the agent enrolls IPv4). */
-	if (ctx->user_ip6[0] != 0 || ctx->user_ip6[1] != 0 || ctx->user_ip6[2] != bpf_htonl(0xffff))
-		return 1;
-	__u32 ip4 = ctx->user_ip6[3];
 	__u16 port = (__u16)ctx->user_port;
-	struct ambit_pod *pod = should_capture(ctx, ip4, port);
+	/* Read the context one word at a time: that is the access the verifier allows. */
+	__u32 ip6[4] = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]};
+	if (ip6[0] == 0 && ip6[1] == 0 && ip6[2] == bpf_htonl(0xffff)) {
+		/* A dual-stack socket reaching an IPv4 peer (::ffff:a.b.c.d): the packets are IPv4,
+		 * so this is captured exactly like connect4, into an IPv4 record; skipping it would be
+		 * the easiest way around capture. */
+		__u32 ip4 = ip6[3];
+		struct ambit_pod *pod = should_capture(ctx, ip4, port);
+		if (!pod)
+			return 1;
+		struct ambit_addr *o = bpf_sk_storage_get(&ambit_sk_orig, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!o) {
+			stat(AMBIT_STAT_ERR_STORAGE);
+			return 0;
+		}
+		set_v4(o->addr, ip4);
+		o->port = port;
+		o->family = AF_INET;
+		o->flags = 0;
+		ctx->user_ip6[3] = pod->ip4 ? pod->ip4 : bpf_htonl(0x7f000001);
+		ctx->user_port = bpf_htons(AMBIT_PORT_OUTBOUND);
+		stat(AMBIT_STAT_CAPTURED);
+		return 1;
+	}
+	bind_node_probe6(ctx, ip6);
+	struct ambit_pod *pod = should_capture6(ctx, ip6, port);
 	if (!pod)
 		return 1;
 	struct ambit_addr *o = bpf_sk_storage_get(&ambit_sk_orig, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!o) {
+		/* Fail closed, as connect4. */
 		stat(AMBIT_STAT_ERR_STORAGE);
 		return 0;
 	}
-	set_v4(o->addr, ip4);
+	__builtin_memcpy(o->addr, ip6, 16);
 	o->port = port;
-	o->family = AF_INET;
+	o->family = AF_INET6;
 	o->flags = 0;
-	ctx->user_ip6[3] = pod->ip4 ? pod->ip4 : bpf_htonl(0x7f000001);
+	/* ztunnel's dual-stack listener in the pod: on the pod's own IPv6 address when the agent
+	 * knows it (as connect4 uses the pod's IPv4), else on ::1. */
+	__u32 to[4];
+	__builtin_memcpy(to, pod->ip6, 16);
+	if (ip6_is_zero(to)) {
+		to[3] = bpf_htonl(1);
+	}
+	ctx->user_ip6[0] = to[0];
+	ctx->user_ip6[1] = to[1];
+	ctx->user_ip6[2] = to[2];
+	ctx->user_ip6[3] = to[3];
 	ctx->user_port = bpf_htons(AMBIT_PORT_OUTBOUND);
 	stat(AMBIT_STAT_CAPTURED);
 	return 1;
@@ -265,6 +382,30 @@ static __always_inline void orig_key(struct ambit_orig_key *k, __u64 cookie, __u
 	k->family = AF_INET;
 }
 
+/* The key for a socket of either family. An AF_INET6 socket carrying IPv4 (v4-mapped addresses)
+ * files and finds its record under the IPv4 key, so the app's dual-stack socket and ztunnel's
+ * socket agree whatever family each of them was opened with. */
+static __always_inline void orig_key_sk(struct ambit_orig_key *k, __u64 cookie, __u32 family, __u32 ip4,
+					const __u32 *ip6, __u32 port_host)
+{
+	if (family != AF_INET6 || (ip6[0] == 0 && ip6[1] == 0 && ip6[2] == bpf_htonl(0xffff))) {
+		orig_key(k, cookie, ip4, port_host);
+		return;
+	}
+	__builtin_memset(k, 0, sizeof(*k));
+	k->netns_cookie = cookie;
+	__builtin_memcpy(k->addr, ip6, 16);
+	k->port = bpf_htons((__u16)port_host);
+	k->family = AF_INET6;
+}
+
+/* sockops: the app socket's local address. */
+static __always_inline void orig_key_ops(struct ambit_orig_key *k, struct bpf_sock_ops *skops)
+{
+	__u32 ip6[4] = {skops->local_ip6[0], skops->local_ip6[1], skops->local_ip6[2], skops->local_ip6[3]};
+	orig_key_sk(k, bpf_get_netns_cookie(skops), skops->family, skops->local_ip4, ip6, skops->local_port);
+}
+
 SEC("sockops")
 int ambit_sockops(struct bpf_sock_ops *skops)
 {
@@ -275,11 +416,11 @@ int ambit_sockops(struct bpf_sock_ops *skops)
 		if (!sk)
 			return 1;
 		/* Only captured sockets have storage; others cost one lookup. The local port is not
-		 * known at connect4 time (unbound socket), hence this second step. */
+		 * known at connect4/6 time (unbound socket), hence this second step. */
 		struct ambit_addr *o = bpf_sk_storage_get(&ambit_sk_orig, sk, 0, 0);
 		if (!o)
 			return 1;
-		orig_key(&k, bpf_get_netns_cookie(skops), skops->local_ip4, skops->local_port);
+		orig_key_ops(&k, skops);
 		if (bpf_map_update_elem(&ambit_orig, &k, o, BPF_ANY) != 0) {
 			stat(AMBIT_STAT_ERR_MAP_FULL);
 			return 1;
@@ -292,7 +433,7 @@ int ambit_sockops(struct bpf_sock_ops *skops)
 	case BPF_SOCK_OPS_STATE_CB: {
 		if (skops->args[1] != BPF_TCP_CLOSE)
 			return 1;
-		orig_key(&k, bpf_get_netns_cookie(skops), skops->local_ip4, skops->local_port);
+		orig_key_ops(&k, skops);
 		if (bpf_map_delete_elem(&ambit_orig, &k) == 0) {
 			stat(AMBIT_STAT_ORIG_DELETED);
 			return 1;
@@ -372,18 +513,35 @@ int ambit_getsockopt(struct bpf_sockopt *ctx)
 		return 1;
 	struct ambit_orig_key k;
 	/* ztunnel's accepted socket: its peer is the app socket's local address. */
-	orig_key(&k, bpf_get_netns_cookie(ctx), sk->dst_ip4, bpf_ntohs((__u16)sk->dst_port));
+	__u32 peer6[4] = {sk->dst_ip6[0], sk->dst_ip6[1], sk->dst_ip6[2], sk->dst_ip6[3]};
+	orig_key_sk(&k, bpf_get_netns_cookie(ctx), sk->family, sk->dst_ip4, peer6, bpf_ntohs((__u16)sk->dst_port));
 	struct ambit_addr *o = bpf_map_lookup_elem(&ambit_orig, &k);
 	if (!o)
 		return 1;
-	struct sockaddr_in_ *sa = ctx->optval;
-	if ((void *)(sa + 1) > ctx->optval_end)
-		return 1;
-	sa->sin_family = AF_INET;
-	sa->sin_port = o->port;
-	sa->sin_addr = get_v4(o->addr);
-	__builtin_memset(sa->zero, 0, sizeof(sa->zero));
-	ctx->optlen = sizeof(*sa);
+	if (o->family == AF_INET6) {
+		/* Only IP6T_SO_ORIGINAL_DST can express an IPv6 destination (as with conntrack, where
+		 * SOL_IP on an IPv6 connection finds nothing). */
+		if (ctx->level != SOL_IPV6)
+			return 1;
+		struct sockaddr_in6 *sa6 = ctx->optval;
+		if ((void *)(sa6 + 1) > ctx->optval_end)
+			return 1;
+		sa6->sin6_family = AF_INET6;
+		sa6->sin6_port = o->port;
+		sa6->sin6_flowinfo = 0;
+		__builtin_memcpy(&sa6->sin6_addr, o->addr, 16);
+		sa6->sin6_scope_id = 0;
+		ctx->optlen = sizeof(*sa6);
+	} else {
+		struct sockaddr_in_ *sa = ctx->optval;
+		if ((void *)(sa + 1) > ctx->optval_end)
+			return 1;
+		sa->sin_family = AF_INET;
+		sa->sin_port = o->port;
+		sa->sin_addr = get_v4(o->addr);
+		__builtin_memset(sa->zero, 0, sizeof(sa->zero));
+		ctx->optlen = sizeof(*sa);
+	}
 	/* Keep the two 32-bit context stores apart: clang merges them into one 64-bit store,
 	 * which the verifier rejects as an invalid context access. */
 	asm volatile("" ::: "memory");
@@ -412,12 +570,23 @@ int ambit_getpeername6(struct bpf_sock_addr *ctx)
 	if (!ctx->sk)
 		return 1;
 	struct ambit_addr *o = bpf_sk_storage_get(&ambit_sk_orig, ctx->sk, 0, 0);
-	if (!o || o->family != AF_INET)
+	if (!o)
 		return 1;
-	ctx->user_ip6[0] = 0;
-	ctx->user_ip6[1] = 0;
-	ctx->user_ip6[2] = bpf_htonl(0xffff);
-	ctx->user_ip6[3] = get_v4(o->addr);
+	if (o->family == AF_INET6) {
+		__u32 a[4];
+		__builtin_memcpy(a, o->addr, 16);
+		ctx->user_ip6[0] = a[0];
+		ctx->user_ip6[1] = a[1];
+		ctx->user_ip6[2] = a[2];
+		ctx->user_ip6[3] = a[3];
+	} else if (o->family == AF_INET) {
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = bpf_htonl(0xffff);
+		ctx->user_ip6[3] = get_v4(o->addr);
+	} else {
+		return 1;
+	}
 	ctx->user_port = o->port;
 	stat(AMBIT_STAT_PEER_RESTORED);
 	return 1;
@@ -434,6 +603,107 @@ static __always_inline struct ambit_pod_ip *enrolled_pod_ip(__u32 daddr)
 	return pod && (pod->flags & AMBIT_POD_ENROLLED) ? pod : NULL;
 }
 
+static __always_inline struct ambit_pod_ip *enrolled_pod_ip6(const struct in6_addr *daddr)
+{
+	struct ambit_ip_key key;
+	__builtin_memcpy(key.addr, daddr, 16);
+	struct ambit_pod_ip *pod = bpf_map_lookup_elem(&ambit_pod_ips, &key);
+	return pod && (pod->flags & AMBIT_POD_ENROLLED) ? pod : NULL;
+}
+
+/* Ports of an enrolled pod that inbound steering leaves alone: ztunnel's own, and excluded ones. */
+static __always_inline int inbound_port_exempt(__u16 dport)
+{
+	if (dport == bpf_htons(AMBIT_PORT_HBONE) || dport == bpf_htons(AMBIT_PORT_INBOUND_PLAINTEXT) ||
+	    dport == bpf_htons(AMBIT_PORT_OUTBOUND))
+		return 1;
+	return 0;
+}
+
+/* Assigns a SYN for an enrolled pod to ztunnel's 15006 listener, found by `t` (the pod's address
+ * and 15006, with a zero source). Find ztunnel's 15006 *listener*, never a connection. The lookup
+ * tries established sockets first, so a tuple with the packet's real source would match a
+ * connection that same client already holds to pod:15006 from the same source port (SO_REUSEADDR
+ * lets it reuse the port for the SYN to the app); a SYN passed on because of that match would
+ * reach the app with no policy at all. No connection can have 0.0.0.0:0 or [::]:0 as its peer
+ * (the IP layer drops a zero/unspecified source), so this tuple only ever matches the listener. */
+static __always_inline int steer_syn(struct __sk_buff *skb, struct bpf_sock_tuple *t, __u32 tuple_len)
+{
+	struct bpf_sock *sk = bpf_skc_lookup_tcp(skb, t, tuple_len, BPF_F_CURRENT_NETNS, 0);
+	if (!sk) {
+		/* Enrolled but ztunnel is not listening (restarting): drop the SYN so the client
+		 * retransmits, instead of letting plaintext reach the app around the policy. */
+		stat(AMBIT_STAT_DROP_NO_LISTENER);
+		return TC_ACT_SHOT;
+	}
+	if (sk->state != BPF_TCP_LISTEN) {
+		/* Cannot happen (see above); if it does, fail closed rather than pass the SYN on. */
+		bpf_sk_release(sk);
+		stat(AMBIT_STAT_DROP_NO_LISTENER);
+		return TC_ACT_SHOT;
+	}
+	long err = bpf_sk_assign(skb, sk, 0);
+	bpf_sk_release(sk);
+	if (err) {
+		stat(AMBIT_STAT_DROP_NO_LISTENER);
+		return TC_ACT_SHOT;
+	}
+	stat(AMBIT_STAT_INBOUND_STEERED);
+	return TC_ACT_OK;
+}
+
+/* Extension headers that may stand between the IPv6 header and a TCP header: hop-by-hop,
+ * routing, fragment, destination options, AH, mobility, HIP, shim6, and the experimental ones. */
+static __always_inline int ip6_ext_header(__u8 nexthdr)
+{
+	switch (nexthdr) {
+	case 0: case 43: case 44: case 60: case 51: case 135: case 139: case 140: case 253: case 254:
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline int inbound6(struct __sk_buff *skb, struct ipv6hdr *ip6, void *end)
+{
+	if ((void *)(ip6 + 1) > end)
+		return TC_ACT_OK;
+	if (ip6->nexthdr != IPPROTO_TCP) {
+		/* A TCP segment behind extension headers (a fragment above all: reassembly comes after
+		 * this hook) would reach the app unexamined, so to an enrolled pod only bare TCP is
+		 * let through (fail closed). Legitimate TCP carries no extension headers; ICMPv6
+		 * (neighbour discovery) and UDP are not headers and pass. */
+		if (ip6_ext_header(ip6->nexthdr) && enrolled_pod_ip6(&ip6->daddr))
+			return TC_ACT_SHOT;
+		return TC_ACT_OK;
+	}
+	struct tcphdr *tcp = (void *)(ip6 + 1);
+	if ((void *)(tcp + 1) > end)
+		return TC_ACT_OK;
+	if (!tcp->syn || tcp->ack)
+		return TC_ACT_OK;
+	if (!enrolled_pod_ip6(&ip6->daddr))
+		return TC_ACT_OK;
+	__u16 dport = tcp->dest;
+	if (inbound_port_exempt(dport))
+		return TC_ACT_OK;
+	/* The node's own connections: bind_node_probe6 gave them this source. */
+	if (ip6->saddr.in6_u.u6_addr32[0] == bpf_htonl(AMBIT_PROBE_SRC6_0) &&
+	    ip6->saddr.in6_u.u6_addr32[1] == bpf_htonl(AMBIT_PROBE_SRC6_1) &&
+	    ip6->saddr.in6_u.u6_addr32[2] == bpf_htonl(AMBIT_PROBE_SRC6_2) &&
+	    ip6->saddr.in6_u.u6_addr32[3] == bpf_htonl(AMBIT_PROBE_SRC6_3)) {
+		stat(AMBIT_STAT_INBOUND_PROBE);
+		return TC_ACT_OK;
+	}
+	if (bpf_map_lookup_elem(&ambit_excl_ports, &dport)) {
+		stat(AMBIT_STAT_SKIP_EXCLUDED);
+		return TC_ACT_OK;
+	}
+	struct bpf_sock_tuple t = {};
+	__builtin_memcpy(t.ipv6.daddr, &ip6->daddr, 16);
+	t.ipv6.dport = bpf_htons(AMBIT_PORT_INBOUND_PLAINTEXT);
+	return steer_syn(skb, &t, sizeof(t.ipv6));
+}
+
 /* Inbound steering, attached at tc ingress on an enrolled pod's interface (inside its netns).
  * Only the SYN is assigned: later packets find the request/established socket by the normal
  * lookup (assigning every packet to the listener resets the connection). */
@@ -443,7 +713,11 @@ int ambit_inbound(struct __sk_buff *skb)
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
-	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+	if ((void *)(eth + 1) > end)
+		return TC_ACT_OK;
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return inbound6(skb, (void *)(eth + 1), end);
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		return TC_ACT_OK;
 	struct iphdr *ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_TCP)
@@ -467,8 +741,7 @@ int ambit_inbound(struct __sk_buff *skb)
 	if (!pod)
 		return TC_ACT_OK;
 	__u16 dport = tcp->dest;
-	if (dport == bpf_htons(AMBIT_PORT_HBONE) || dport == bpf_htons(AMBIT_PORT_INBOUND_PLAINTEXT) ||
-	    dport == bpf_htons(AMBIT_PORT_OUTBOUND))
+	if (inbound_port_exempt(dport))
 		return TC_ACT_OK;
 	/* The node's own connections (kubelet's probes) reach the app untouched: bind_node_probe gave
 	 * them this source. Not the node's address — forwarded NodePort traffic is masqueraded to it. */
@@ -480,36 +753,10 @@ int ambit_inbound(struct __sk_buff *skb)
 		stat(AMBIT_STAT_SKIP_EXCLUDED);
 		return TC_ACT_OK;
 	}
-	/* Find ztunnel's 15006 *listener*, never a connection. The lookup tries established sockets
-	 * first, so a tuple with the packet's real source would match a connection that same client
-	 * already holds to pod:15006 from the same source port (SO_REUSEADDR lets it reuse the port
-	 * for the SYN to the app); a SYN passed on because of that match would reach the app with no
-	 * policy at all. No connection can have 0.0.0.0:0 as its peer (the IP layer drops a zero
-	 * source as martian), so this tuple only ever matches the listener. */
 	struct bpf_sock_tuple t = {};
 	t.ipv4.saddr = 0;
 	t.ipv4.sport = 0;
 	t.ipv4.daddr = ip->daddr;
 	t.ipv4.dport = bpf_htons(AMBIT_PORT_INBOUND_PLAINTEXT);
-	struct bpf_sock *sk = bpf_skc_lookup_tcp(skb, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
-	if (!sk) {
-		/* Enrolled but ztunnel is not listening (restarting): drop the SYN so the client
-		 * retransmits, instead of letting plaintext reach the app around the policy. */
-		stat(AMBIT_STAT_DROP_NO_LISTENER);
-		return TC_ACT_SHOT;
-	}
-	if (sk->state != BPF_TCP_LISTEN) {
-		/* Cannot happen (see above); if it does, fail closed rather than pass the SYN on. */
-		bpf_sk_release(sk);
-		stat(AMBIT_STAT_DROP_NO_LISTENER);
-		return TC_ACT_SHOT;
-	}
-	long err = bpf_sk_assign(skb, sk, 0);
-	bpf_sk_release(sk);
-	if (err) {
-		stat(AMBIT_STAT_DROP_NO_LISTENER);
-		return TC_ACT_SHOT;
-	}
-	stat(AMBIT_STAT_INBOUND_STEERED);
-	return TC_ACT_OK;
+	return steer_syn(skb, &t, sizeof(t.ipv4));
 }

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <net/if.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -93,6 +94,22 @@ uint32_t v4_net(const net::IpAddr& ip) {
   uint32_t v;
   std::memcpy(&v, ip.raw().data(), 4);
   return v;
+}
+
+// The first IPv6 address on `ifname` in the calling thread's namespace that another host could
+// send to (not link-local, not loopback), or nothing.
+std::optional<net::IpAddr> interface_ip6(const std::string& ifname) {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return std::nullopt;
+  std::optional<net::IpAddr> out;
+  for (ifaddrs* a = list; a && !out; a = a->ifa_next) {
+    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET6 || ifname != a->ifa_name) continue;
+    const in6_addr& v6 = reinterpret_cast<const sockaddr_in6*>(a->ifa_addr)->sin6_addr;
+    if (IN6_IS_ADDR_LINKLOCAL(&v6) || IN6_IS_ADDR_LOOPBACK(&v6) || IN6_IS_ADDR_MULTICAST(&v6)) continue;
+    out = net::IpAddr::from_in6(v6);
+  }
+  ::freeifaddrs(list);
+  return out;
 }
 
 }  // namespace
@@ -226,6 +243,18 @@ int EbpfDatapath::map_fd(const char* pin_name) const {
   return -1;
 }
 
+absl::StatusOr<std::optional<net::IpAddr>> EbpfDatapath::pod_ip6(const CapturedPod& pod, int ns_fd) {
+  if (pod.ip6 && !pod.ip6->is_v4()) return pod.ip6;
+  std::optional<net::IpAddr> found;
+  AMBIT_RETURN_IF_ERROR(net::run_in_netns(ns_fd, [&]() -> absl::Status {
+    found = interface_ip6(pod.ifname);
+    return absl::OkStatus();
+  }));
+  if (found) lg().info("pod {}: IPv6 address {} found on {} (not in what the agent was told)", pod.uid,
+                       found->to_string(), pod.ifname);
+  return found;
+}
+
 absl::Status EbpfDatapath::attach_tc(const CapturedPod& pod, bool attach) {
   AMBIT_ASSIGN_OR_RETURN(UniqueFd ns, net::open_netns(pod.netns_path));
   int prog = bpf_program__fd(skel_->progs.ambit_inbound);
@@ -261,9 +290,22 @@ absl::Status EbpfDatapath::enroll(const CapturedPod& pod) {
   if (bpf_map_update_elem(map_fd(AMBIT_PIN_POD_IPS), &ipk, &pip, BPF_ANY) != 0) {
     return errno_error(errno, "pod_ips map update for ", pod.ip4.to_string());
   }
+  // A dual-stack pod's IPv6 address too: without it the tc program would let IPv6 SYNs reach
+  // the app around ztunnel. When the agent was not told one (a CNI result listing none, a pod
+  // enrolled before IPv6 capture and refreshed from an old state file), the interface's own
+  // address is used: an address missing here is a bypass, an extra one is not.
+  AMBIT_ASSIGN_OR_RETURN(std::optional<net::IpAddr> ip6, pod_ip6(pod, ns.get()));
+  if (ip6) {
+    ambit_ip_key k6{};
+    std::memcpy(k6.addr, ip6->raw().data(), 16);
+    if (bpf_map_update_elem(map_fd(AMBIT_PIN_POD_IPS), &k6, &pip, BPF_ANY) != 0) {
+      return errno_error(errno, "pod_ips map update for ", ip6->to_string());
+    }
+  }
   ambit_pod p{};
   p.flags = AMBIT_POD_ENROLLED;
   p.ip4 = v4_net(pod.ip4);
+  if (ip6) std::memcpy(p.ip6, ip6->raw().data(), 16);
   if (bpf_map_update_elem(map_fd(AMBIT_PIN_PODS), &cookie, &p, BPF_ANY) != 0) {
     return errno_error(errno, "pods map update for ", pod.uid);
   }
@@ -283,12 +325,29 @@ absl::Status EbpfDatapath::set_node_netns(uint64_t netns_cookie) {
 absl::Status EbpfDatapath::release(const CapturedPod& pod) {
   absl::Status first;
   auto ns = net::open_netns(pod.netns_path);
+  // The IPv6 address enroll used is the one in the pod's map_pods entry (it may have come from
+  // the interface rather than from `pod`).
+  ambit_pod entry{};
   if (ns.ok()) {
-    if (auto cookie = net::netns_cookie(ns->get()); cookie.ok()) bpf_map_delete_elem(map_fd(AMBIT_PIN_PODS), &*cookie);
+    if (auto cookie = net::netns_cookie(ns->get()); cookie.ok()) {
+      (void)bpf_map_lookup_elem(map_fd(AMBIT_PIN_PODS), &*cookie, &entry);
+      bpf_map_delete_elem(map_fd(AMBIT_PIN_PODS), &*cookie);
+    }
   }
   ambit_ip_key ipk{};
   v4_mapped(ipk.addr, pod.ip4);
   bpf_map_delete_elem(map_fd(AMBIT_PIN_POD_IPS), &ipk);
+  static constexpr uint8_t kNone[16] = {};
+  if (std::memcmp(entry.ip6, kNone, 16) != 0) {
+    ambit_ip_key k6{};
+    std::memcpy(k6.addr, entry.ip6, 16);
+    bpf_map_delete_elem(map_fd(AMBIT_PIN_POD_IPS), &k6);
+  }
+  if (pod.ip6 && !pod.ip6->is_v4()) {
+    ambit_ip_key k6{};
+    std::memcpy(k6.addr, pod.ip6->raw().data(), 16);
+    bpf_map_delete_elem(map_fd(AMBIT_PIN_POD_IPS), &k6);
+  }
   if (ns.ok()) first = attach_tc(pod, false);
   return first;
 }
@@ -310,6 +369,18 @@ std::vector<StaleEntry> EbpfDatapath::remove_stale(const std::vector<uint64_t>& 
                                                   const std::vector<net::IpAddr>& live_ips) {
   std::vector<StaleEntry> out;
   int pods = map_fd(AMBIT_PIN_PODS), ips = map_fd(AMBIT_PIN_POD_IPS);
+  // The live pods' own entries name addresses too: an IPv6 address enroll found on the interface
+  // is in no CapturedPod, and deleting it with a stale entry that had the same address would
+  // stop steering the live pod's IPv6.
+  std::vector<net::IpAddr> keep = live_ips;
+  static constexpr uint8_t kNone[16] = {};
+  for (uint64_t cookie : live) {
+    ambit_pod p{};
+    if (bpf_map_lookup_elem(pods, &cookie, &p) != 0 || std::memcmp(p.ip6, kNone, 16) == 0) continue;
+    in6_addr a6{};
+    std::memcpy(&a6, p.ip6, 16);
+    keep.push_back(net::IpAddr::from_in6(a6));
+  }
   for (uint64_t cookie : enrolled_cookies()) {
     if (std::find(live.begin(), live.end(), cookie) != live.end()) continue;
     ambit_pod p{};
@@ -326,6 +397,16 @@ std::vector<StaleEntry> EbpfDatapath::remove_stale(const std::vector<uint64_t>& 
         ambit_ip_key ipk{};
         v4_mapped(ipk.addr, e.ip4);
         bpf_map_delete_elem(ips, &ipk);
+      }
+    }
+    if (std::memcmp(p.ip6, kNone, 16) != 0) {
+      in6_addr a6{};
+      std::memcpy(&a6, p.ip6, 16);
+      e.ip6 = net::IpAddr::from_in6(a6);
+      if (std::find(keep.begin(), keep.end(), *e.ip6) == keep.end()) {
+        ambit_ip_key k6{};
+        std::memcpy(k6.addr, p.ip6, 16);
+        bpf_map_delete_elem(ips, &k6);
       }
     }
     out.push_back(e);

@@ -17,6 +17,7 @@
 
 #include <array>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,10 @@ struct CapturedPod {
   std::string netns_path;  // /run/netns/<x> or /proc/<pid>/ns/net
   std::string ifname = "eth0";
   net::IpAddr ip4;
+  // The pod's IPv6 address on a dual-stack pod, if any: ztunnel's outbound listener is reached
+  // there for IPv6 destinations, connects to it are the pod's own (not captured), and inbound
+  // IPv6 SYNs to it are steered. Unset: enroll uses the interface's first global IPv6 address.
+  std::optional<net::IpAddr> ip6;
 };
 
 struct DatapathOptions {
@@ -46,6 +51,7 @@ struct DatapathOptions {
 struct StaleEntry {
   uint64_t netns_cookie = 0;
   net::IpAddr ip4;  // from the entry; its map_pod_ips entry went too unless a live pod has it
+  std::optional<net::IpAddr> ip6;  // likewise, if the entry had one
 };
 
 struct DatapathStatus {
@@ -87,6 +93,8 @@ class EbpfDatapath {
  private:
   EbpfDatapath() = default;
   absl::Status attach_tc(const CapturedPod& pod, bool attach);
+  // pod.ip6, or else the first global IPv6 address of the pod's interface (ns_fd: its netns).
+  static absl::StatusOr<std::optional<net::IpAddr>> pod_ip6(const CapturedPod& pod, int ns_fd);
   int map_fd(const char* pin_name) const;
 
   ambit_capture* skel_ = nullptr;

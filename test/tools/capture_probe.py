@@ -4,8 +4,10 @@
   capture_probe.py listen PORT [PORT...]
       A ztunnel stand-in: accepts on each port and, per connection, prints one line
       "accept port=<listen port> local=<ip:port> peer=<ip:port> orig=<ip:port|none>"
-      (orig = SO_ORIGINAL_DST if answered), then echoes until EOF.
-  capture_probe.py connect IP:PORT [--count N]
+      (orig = SO_ORIGINAL_DST if answered), then echoes until EOF. A port written v6:PORT
+      listens on [::]:PORT (IPv6 only) instead of 0.0.0.0:PORT; IPv6 addresses print as
+      [addr]:port, and orig is read with IP6T_SO_ORIGINAL_DST (SOL_IPV6) on IPv6 sockets.
+  capture_probe.py connect IP:PORT [--count N]       (IP may be [v6addr])
       An app: connects, prints "connected peer=<getpeername> local=<getsockname>", sends a line,
       reads the echo, closes. With --count, does it N times and prints only a summary line
       "done ok=<n> failed=<m>".
@@ -22,22 +24,34 @@ SO_ORIGINAL_DST = 80
 
 
 def fmt(addr):
+    if ":" in addr[0]:
+        return f"[{addr[0]}]:{addr[1]}"
     return f"{addr[0]}:{addr[1]}"
 
 
 def orig_dst(c):
     try:
-        raw = c.getsockopt(socket.SOL_IP, SO_ORIGINAL_DST, 16)
+        if c.family == socket.AF_INET6:
+            raw = c.getsockopt(socket.IPPROTO_IPV6, SO_ORIGINAL_DST, 28)  # SOL_IPV6
+        else:
+            raw = c.getsockopt(socket.SOL_IP, SO_ORIGINAL_DST, 16)
+        family, = struct.unpack("=H", raw[0:2])
         port, = struct.unpack("!H", raw[2:4])
+        if family == socket.AF_INET6:
+            return fmt((socket.inet_ntop(socket.AF_INET6, raw[8:24]), port))
         return f"{socket.inet_ntoa(raw[4:8])}:{port}"
     except OSError:
         return "none"
 
 
-def serve(port):
-    s = socket.socket()
+def serve(spec):
+    v6 = spec.startswith("v6:")
+    port = int(spec[3:] if v6 else spec)
+    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port))
+    if v6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s.bind(("::" if v6 else "0.0.0.0", port))
     s.listen(4096)
     while True:
         c, _ = s.accept()
@@ -60,6 +74,7 @@ def serve(port):
 
 def connect(target, count):
     host, port = target.rsplit(":", 1)
+    host = host.strip("[]")
     ok = failed = 0
     for i in range(count):
         try:
@@ -107,7 +122,7 @@ if sys.argv[1] == "hold":
     sys.exit(hold(sys.argv[2], int(sys.argv[3])))
 elif sys.argv[1] == "listen":
     for p in sys.argv[2:]:
-        threading.Thread(target=serve, args=(int(p),), daemon=True).start()
+        threading.Thread(target=serve, args=(p,), daemon=True).start()
     print("listening", flush=True)
     threading.Event().wait()
 else:

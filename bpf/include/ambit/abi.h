@@ -44,6 +44,12 @@
  * probes): Istio's link-local probe address, so Istio's in-pod rules and Ambit's tc program agree.
  * Host order. */
 #define AMBIT_PROBE_SRC4 0xA9FE077Fu /* 169.254.7.127 */
+/* Its IPv6 counterpart, Istio's fd16:9254:7127:1337:ffff:ffff:ffff:ffff, as four host-order words:
+ * the node's IPv6 connects to enrolled pods leave from it. */
+#define AMBIT_PROBE_SRC6_0 0xFD169254u
+#define AMBIT_PROBE_SRC6_1 0x71271337u
+#define AMBIT_PROBE_SRC6_2 0xFFFFFFFFu
+#define AMBIT_PROBE_SRC6_3 0xFFFFFFFFu
 
 #define AMBIT_MAX_PODS 4096
 #define AMBIT_MAX_ORIG 262144
