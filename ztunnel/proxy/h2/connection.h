@@ -49,7 +49,10 @@ struct Settings {
   std::chrono::seconds ping_timeout{20};
   size_t send_buffer_limit = 256 * 1024;   // per stream, app → peer
   // All streams of the connection together, app → peer: with the peer's windows closed, 100
-  // streams would otherwise each hold send_buffer_limit plus a read.
+  // streams would otherwise each hold send_buffer_limit plus a read. It fills only while the
+  // streams' bytes cannot leave (windows used up, socket full); with HBONE's windows (4 MiB per
+  // stream, 16 MiB per connection) the connection window runs out after four stalled streams,
+  // before the budget could hold back a stream that was still able to send.
   size_t connection_send_buffer_limit = 4 * 1024 * 1024;
   std::chrono::seconds idle_timeout{0};    // close after this long without a stream (0: never)
 };
