@@ -12,6 +12,9 @@ shift || true
 targets=()
 for t in "$@"; do targets+=(--target "$t"); done
 jobs=${AMBIT_JOBS:-2}
+# ccache keyed on paths relative to the checkout, so a clone elsewhere (CI's clean clone) hits
+# the same cache entries instead of rebuilding everything.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 case "$kind" in
   release) args=(-DCMAKE_BUILD_TYPE=Release) ;;
   test)    args=(-DCMAKE_BUILD_TYPE=Debug -DAMBIT_SANITIZE=ON) ;;
