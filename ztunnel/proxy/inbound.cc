@@ -8,6 +8,7 @@
 #include "ztunnel/proxy/connection_tracker.h"
 #include "ztunnel/proxy/hbone_headers.h"
 #include "ztunnel/proxy/tcp_relay.h"
+#include "ztunnel/proxy/ztunnel_ports.h"
 
 namespace ambit::ztunnel {
 
@@ -104,7 +105,7 @@ asio::awaitable<void> handle_stream(const ProxyInputs* in, PodPtr pod, Worker* w
     }
   }
   info->dst_addr = dst.to_string();
-  if (dst.port == 15001 || dst.port == 15006 || dst.port == 15008) {
+  if (is_ztunnel_port(dst.port)) {
     fail(503, str_cat("port ", dst.port, " is a ztunnel port"));
     co_return;
   }

@@ -3,6 +3,7 @@
 #include "common/base/strings.h"
 #include "ztunnel/proxy/connection_tracker.h"
 #include "ztunnel/proxy/tcp_relay.h"
+#include "ztunnel/proxy/ztunnel_ports.h"
 
 namespace ambit::ztunnel {
 
@@ -38,7 +39,7 @@ asio::awaitable<void> handle_inbound_plaintext(const ProxyInputs* in, PodPtr pod
     refuse("destination workload is not known to this ztunnel");
     co_return;
   }
-  if (dst->port == 15001 || dst->port == 15006 || dst->port == 15008) {
+  if (is_ztunnel_port(dst->port)) {
     refuse(str_cat("port ", dst->port, " is a ztunnel port"));
     co_return;
   }

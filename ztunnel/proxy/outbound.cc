@@ -10,6 +10,7 @@
 #include "ztunnel/proxy/outbound_route.h"
 #include "ztunnel/proxy/pool.h"
 #include "ztunnel/proxy/tcp_relay.h"
+#include "ztunnel/proxy/ztunnel_ports.h"
 
 namespace ambit::ztunnel {
 
@@ -67,7 +68,7 @@ asio::awaitable<void> handle_outbound(const ProxyInputs* in, PodPtr pod, Worker*
     refuse("source workload not yet known from xDS");
     co_return;
   }
-  if ((orig->port == 15001 || orig->port == 15006 || orig->port == 15008) &&
+  if (is_ztunnel_port(orig->port) &&
       std::find(src->ips.begin(), src->ips.end(), orig->ip) != src->ips.end()) {
     refuse("connection to ztunnel's own port");
     co_return;

@@ -10,15 +10,16 @@
 #include <optional>
 
 #include "absl/status/statusor.h"
+#include "ambit/abi.h"
 #include "common/net/ip_addr.h"
 
 namespace ambit::ztunnel {
 
-inline constexpr uint32_t kZtunnelMark = 0x539;
+inline constexpr uint32_t kZtunnelMark = AMBIT_ZTUNNEL_MARK;  // 0x539
 // Sockets that deliver inbound connections to the app from the client's address carry 0x111
 // instead: the pod's reply routing (agent/inpod_routing.h) sends what is marked so back to ztunnel,
 // which for 0x539 would also catch ztunnel's outbound connections. Capture skips both marks.
-inline constexpr uint32_t kDeliveryMark = 0x111;
+inline constexpr uint32_t kDeliveryMark = AMBIT_DELIVERY_MARK;  // 0x111
 
 // netns_fd < 0 means the caller's own namespace (in-process tests).
 class SocketFactory {
