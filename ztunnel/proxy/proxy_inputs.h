@@ -1,5 +1,6 @@
 // The bundle every proxy gets (ztunnel's ProxyInputs): config, state, certificates, telemetry,
-// workers, the connection tracker and the drain signal. Plus the per-pod context ZDS provides.
+// workers (proxy/workers.h), the connection tracker and the drain signal. Plus the per-pod
+// context ZDS provides.
 #pragma once
 
 #include <atomic>
@@ -13,6 +14,7 @@
 #include "ztunnel/config.h"
 #include "ztunnel/identity/secret_manager.h"
 #include "ztunnel/proxy/socket_factory.h"
+#include "ztunnel/proxy/workers.h"
 #include "ztunnel/state/proxy_state.h"
 #include "ztunnel/telemetry.h"
 
@@ -20,28 +22,6 @@ namespace ambit::ztunnel {
 
 class ConnectionTracker;
 class InboundAdmission;
-class Pool;
-
-struct Worker {
-  boost::asio::io_context io{1};
-  std::unique_ptr<Pool> pool;  // HBONE client pool, owned by this worker (no cross-thread locks)
-};
-
-class Workers {
- public:
-  explicit Workers(size_t n);
-  ~Workers();
-  void start();
-  void stop();
-  Worker& next();  // round-robin
-  Worker& at(size_t i) { return *workers_[i]; }
-  size_t size() const { return workers_.size(); }
-
- private:
-  std::vector<std::unique_ptr<Worker>> workers_;
-  std::vector<std::thread> threads_;
-  std::atomic<size_t> next_{0};
-};
 
 // One pod ztunnel serves, as ZDS described it.
 struct PodContext {

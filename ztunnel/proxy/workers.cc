@@ -1,8 +1,9 @@
+#include "ztunnel/proxy/workers.h"
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <thread>
 
 #include "ztunnel/proxy/pool.h"
-#include "ztunnel/proxy/proxy_inputs.h"
 
 namespace ambit::ztunnel {
 
