@@ -193,6 +193,11 @@ TEST_CASE("retry and timeouts as data") {
   CHECK_FALSE(compile_timeouts(parse<pb::Timeouts>(R"(request { seconds: -1 })"), "t").ok());
 }
 
+TEST_CASE("resource type URL is the Resource message's") {
+  CHECK(kResourceTypeUrl ==
+        "type.googleapis.com/" + pb::Resource::descriptor()->full_name());
+}
+
 TEST_CASE("resource keys") {
   struct Row {
     const char* text;
