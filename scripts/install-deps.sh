@@ -18,7 +18,7 @@ packages=(
   libbpf-dev bpftool libelf-dev zlib1g-dev
   # libraries
   libssl-dev openssl libgrpc++-dev libgrpc-dev protobuf-compiler-grpc protobuf-compiler
-  libprotobuf-dev libnghttp2-dev libboost1.81-dev nlohmann-json3-dev libyaml-cpp-dev
+  libprotobuf-dev libnghttp2-dev libboost1.81-dev nlohmann-json3-dev libyaml-cpp-dev libre2-dev
   libcli11-dev libspdlog-dev libfmt-dev doctest-dev libabsl-dev
   libjemalloc-dev               # ztunnel's allocator in release builds
   # network plumbing used by the agent, the local mesh and the tests
