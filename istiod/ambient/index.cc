@@ -440,15 +440,18 @@ void AmbientIndex::refresh_waypoint(const WaypointRef& ref, Changes* out) {
   }
   set_output(kAuthorizationType, pname, std::move(res), out);
 
-  bool ready = waypoint_ready(f);
+  // Users are rebuilt when readiness, or the reason it is not ready, changes: the reason is their
+  // WaypointBound message. Rebuilding an object whose WDS output stays the same pushes nothing.
+  std::string why;
+  std::string state = waypoint_ready(f, &why) ? std::string("ready") : why;
   auto it = waypoint_ready_.find(ref);
-  bool was = it != waypoint_ready_.end() && it->second;
+  std::string was = it == waypoint_ready_.end() ? std::string() : it->second;
   if (f.gateway) {
-    waypoint_ready_[ref] = ready;
+    waypoint_ready_[ref] = state;
   } else {
     waypoint_ready_.erase(ref);
   }
-  if (ready != was) rebuild_waypoint_users(ref, out);
+  if (state != was) rebuild_waypoint_users(ref, out);
 }
 
 void AmbientIndex::rebuild_waypoint_users(const WaypointRef& ref, Changes* out) {

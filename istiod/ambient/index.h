@@ -109,10 +109,10 @@ class AmbientIndex {
   // Pods behind at least one bound waypoint (their own or their Services'): the ones whose
   // implicit allow policy depends on AuthorizationPolicies anywhere.
   std::map<ObjectKey, std::vector<WaypointRef>> pod_waypoints_;
-  // Waypoint readiness: its ready member pods (label gateway-name), and the last readiness seen.
+  // Waypoint readiness: its ready member pods (label gateway-name), and the last state seen.
   std::map<WaypointRef, std::set<std::string>> ready_members_;
   std::map<std::pair<std::string, std::string>, WaypointRef> member_of_;  // pod -> its waypoint
-  std::map<WaypointRef, bool> waypoint_ready_;
+  std::map<WaypointRef, std::string> waypoint_ready_;  // "ready", or why not
 
   mutable std::shared_mutex mu_;
   std::map<std::string, ResourcePtr> addresses_;
