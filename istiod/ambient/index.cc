@@ -442,14 +442,16 @@ void AmbientIndex::refresh_waypoint(const WaypointRef& ref, Changes* out) {
 
   // Users are rebuilt when readiness, or the reason it is not ready, changes: the reason is their
   // WaypointBound message. Rebuilding an object whose WDS output stays the same pushes nothing.
+  // No Gateway is state "", the same as never seen: pods labelled for a Gateway that does not
+  // exist must not look like a change on every rebuild.
   std::string why;
-  std::string state = waypoint_ready(f, &why) ? std::string("ready") : why;
+  std::string state = !f.gateway ? std::string() : waypoint_ready(f, &why) ? std::string("ready") : why;
   auto it = waypoint_ready_.find(ref);
   std::string was = it == waypoint_ready_.end() ? std::string() : it->second;
-  if (f.gateway) {
-    waypoint_ready_[ref] = state;
-  } else {
+  if (state.empty()) {
     waypoint_ready_.erase(ref);
+  } else {
+    waypoint_ready_[ref] = state;
   }
   if (state != was) rebuild_waypoint_users(ref, out);
 }
@@ -457,6 +459,14 @@ void AmbientIndex::refresh_waypoint(const WaypointRef& ref, Changes* out) {
 void AmbientIndex::rebuild_waypoint_users(const WaypointRef& ref, Changes* out) {
   auto it = waypoint_users_.find(ref);
   if (it == waypoint_users_.end()) return;
+  // A user can also be a member of a waypoint (config may label anything), and rebuilding a
+  // member refreshes its waypoint: never re-enter the same waypoint's users.
+  if (!rebuilding_users_.insert(ref).second) return;
+  struct Done {
+    std::set<WaypointRef>* s;
+    WaypointRef r;
+    ~Done() { s->erase(r); }
+  } done{&rebuilding_users_, ref};
   std::set<ObjectKey> users = it->second;  // rebuilding edits the reverse index
   for (const auto& k : users) {
     if (k.kind == Kind::kPod) rebuild_pod(k.ns, k.name, out);

@@ -113,6 +113,7 @@ class AmbientIndex {
   std::map<WaypointRef, std::set<std::string>> ready_members_;
   std::map<std::pair<std::string, std::string>, WaypointRef> member_of_;  // pod -> its waypoint
   std::map<WaypointRef, std::string> waypoint_ready_;  // "ready", or why not
+  std::set<WaypointRef> rebuilding_users_;
 
   mutable std::shared_mutex mu_;
   std::map<std::string, ResourcePtr> addresses_;

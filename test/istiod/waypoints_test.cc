@@ -368,3 +368,20 @@ spec:
     CHECK(a.rules(0).clauses(0).matches(0).principals(0).exact() == "cluster.local/ns/demo/sa/wp");
   }
 }
+
+TEST_CASE("index: a pod labelled for a Gateway that does not exist, selected by a bound Service, terminates") {
+  // Found by the config mutation property test: rebuilding such a pod refreshed its (missing)
+  // waypoint, which looked changed every time and rebuilt the Service's pods again, forever.
+  AmbientIndex idx{MeshConfig{}};
+  idx.resync(objs(std::string(kApp) + "---\n" + kWpService + "---\n" + wp_pod(true) + R"(
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: echo-1, namespace: demo, labels: {app: echo, gateway.networking.k8s.io/gateway-name: nope}}
+status: {podIP: 10.0.0.6, conditions: [{type: Ready, status: "True"}]}
+)"));
+  CHECK(address(idx, kSvc).service().has_waypoint());
+  Changes c = idx.apply({ConfigEvent{EventType::kDelete, one(wp_pod(true))}});
+  CHECK(c.addresses.count(kSvc));
+  CHECK_FALSE(address(idx, kSvc).service().has_waypoint());
+}
