@@ -11,6 +11,8 @@
 #pragma once
 
 #include <map>
+#include <optional>
+#include <utility>
 #include <set>
 #include <string>
 #include <vector>
@@ -57,6 +59,10 @@ struct PodTemplate {
   std::string restart_policy = "Always";  // Always | OnFailure | Never
   std::vector<Container> containers;
   std::string owner;  // "Deployment/<name>" for replicas
+  // The first container's readinessProbe.httpGet (path, port), if any. With one, the pod is Ready
+  // only while every container runs and GET 127.0.0.1:<port><path> in the pod answers 200;
+  // without, it is Ready as soon as it is scheduled (the local mesh's behaviour before probes).
+  std::optional<std::pair<std::string, int>> readiness_http;
   // For replicas: the ReplicaSet a Deployment controller would have made ("<deploy>-<hash>") and
   // its pod-template-hash, so istiod derives the workload name (the Deployment's) as in Kubernetes.
   std::string replica_set, template_hash;
@@ -71,7 +77,7 @@ absl::StatusOr<std::vector<PodTemplate>> expand_workload(const Manifest& m);
 // The Pod object the supervisor writes for istiod: labels, node, service account, uid, and a
 // Running status with the pod IP.
 std::string realized_pod_yaml(const PodTemplate& pod, const std::string& node, const std::string& ip,
-                              const std::string& uid);
+                              const std::string& uid, bool ready = true);
 
 // Sets (value non-empty) or removes a label on a manifest's metadata (or a Deployment's
 // pod template). Returns whether anything changed.
