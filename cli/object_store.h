@@ -24,7 +24,8 @@ class ObjectStore {
   struct Applied {
     std::string what;   // "gateway/waypoint"
     std::string verb;   // created | configured | unchanged | rejected
-    std::string error;  // why istiod rejected it (verb == "rejected"); the previous version stays
+    std::string error;  // why istiod rejected it (verb == "rejected")
+    bool kept_previous = false;  // rejected: an earlier version stays in force (else nothing does)
   };
 
   // NotFound is not an error: nullopt.

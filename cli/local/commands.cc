@@ -377,7 +377,8 @@ int local_apply(const CliOptions& o, const std::vector<std::string>& files, bool
       std::fprintf(stderr, "ambitctl: istiod rejected %s\n", r.error.c_str());
       rc = 1;
     }
-    std::printf("%s %s\n", r.what.c_str(), r.verb.c_str());
+    std::printf("%s %s\n", r.what.c_str(),
+                r.verb != "rejected" ? r.verb.c_str() : r.kept_previous ? "rejected (previous version kept)" : "rejected (not created)");
   }
   if (wait && rc == 0) {
     if (auto s = wait_pods_running(*plan, 120); !s.ok()) return fail(s);

@@ -153,7 +153,8 @@ absl::StatusOr<std::vector<ObjectStore::Applied>> LocalObjectStore::apply(std::v
         }
         w.result.verb = "rejected";
         w.result.error = str_cat(x.value("kind", ""), " ", x.value("namespace", ""), "/", x.value("name", ""), ": ",
-                                 x.value("reason", ""), w.previous ? " (previous version kept)" : " (not created)");
+                                 x.value("reason", ""));
+        w.result.kept_previous = w.previous.has_value();
       }
     }
   }
