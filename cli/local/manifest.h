@@ -28,6 +28,26 @@ struct Manifest {
   YAML::Node node;
   std::string source;  // "file.yaml (document 2)"
 
+  // YAML::Node's assignment writes through to the document the left side refers to (a Node is a
+  // reference), so assigning Manifests — std::sort does — would overwrite one object's YAML with
+  // another's. Assignment here rebinds the reference instead; copies share the document, as a
+  // YAML::Node copy does (YAML::Clone for an independent one).
+  Manifest() = default;
+  Manifest(const Manifest&) = default;
+  Manifest(Manifest&&) = default;
+  Manifest& operator=(const Manifest& o) {
+    if (this != &o) {
+      api_version = o.api_version;
+      kind = o.kind;
+      ns = o.ns;
+      name = o.name;
+      node.reset(o.node);
+      source = o.source;
+    }
+    return *this;
+  }
+  Manifest& operator=(Manifest&& o) { return *this = static_cast<const Manifest&>(o); }
+
   bool namespaced() const { return kind != "Namespace" && kind != "Node"; }
   bool workload() const { return kind == "Pod" || kind == "Deployment"; }
   // One file per object: "<kind>-<ns>.<name>.yaml" (lowercase kind; no ns for cluster-scoped).
