@@ -82,15 +82,14 @@ BodyDecoder::Step BodyDecoder::next(std::string_view in) {
     }
     case State::kChunkLine: {
       size_t eol = 0;
-      syntax::LineScan scan = syntax::scan_line(in, 0, &resume_, &eol);
-      if (scan == syntax::LineScan::kBareLf) return fail(400, "bare LF in a chunk-size line");
-      if (scan == syntax::LineScan::kBareCr) return fail(400, "bare CR in a chunk-size line");
-      if (scan == syntax::LineScan::kNeedMore) {
-        if (in.size() > limits_.max_chunk_line) return fail(400, str_cat("chunk-size line longer than ", limits_.max_chunk_line, " bytes"));
-        return Step{};
+      syntax::LimitedScan scan = syntax::scan_line_limited(in, 0, limits_.max_chunk_line + 2, &resume_, &eol);
+      if (scan == syntax::LimitedScan::kBareLf) return fail(400, "bare LF in a chunk-size line");
+      if (scan == syntax::LimitedScan::kBareCr) return fail(400, "bare CR in a chunk-size line");
+      if (scan == syntax::LimitedScan::kTooLong) {
+        return fail(400, str_cat("chunk-size line longer than ", limits_.max_chunk_line, " bytes"));
       }
+      if (scan == syntax::LimitedScan::kNeedMore) return Step{};
       resume_ = 0;
-      if (eol > limits_.max_chunk_line) return fail(400, str_cat("chunk-size line longer than ", limits_.max_chunk_line, " bytes"));
       uint64_t size = 0;
       size_t ext = 0;
       if (auto err = syntax::parse_chunk_line(in.substr(0, eol), &size, &ext)) {

@@ -23,16 +23,18 @@ FieldSectionParser::Result FieldSectionParser::parse(std::string_view in, size_t
   for (;;) {
     size_t eol = 0;
     size_t resume = pos + resume_;
-    syntax::LineScan scan = syntax::scan_line(in, pos, &resume, &eol);
-    if (scan == syntax::LineScan::kBareLf) return fail(400, str_cat("bare LF in a ", what_, " line (lines end with CRLF)"));
-    if (scan == syntax::LineScan::kBareCr) return fail(400, str_cat("bare CR in a ", what_, " line"));
-    if (scan == syntax::LineScan::kNeedMore) {
+    // The section's CRLFs count, the final empty line's too: a line must fit in what is left.
+    size_t allowance = limits_.max_header_bytes > bytes_ ? limits_.max_header_bytes - bytes_ : 0;
+    syntax::LimitedScan scan = syntax::scan_line_limited(in, pos, allowance, &resume, &eol);
+    if (scan == syntax::LimitedScan::kBareLf) return fail(400, str_cat("bare LF in a ", what_, " line (lines end with CRLF)"));
+    if (scan == syntax::LimitedScan::kBareCr) return fail(400, str_cat("bare CR in a ", what_, " line"));
+    if (scan == syntax::LimitedScan::kTooLong) {
+      // Refused as soon as the limit is reached, not when the line ends: a slow client cannot
+      // make us buffer more than the limit.
+      return fail(431, str_cat(what_, "s larger than ", limits_.max_header_bytes, " bytes"));
+    }
+    if (scan == syntax::LimitedScan::kNeedMore) {
       resume_ = resume - pos;
-      // A partial line already over the limit will not get better: refuse it now instead of
-      // buffering whatever a slow client keeps sending.
-      if (bytes_ + (in.size() - pos) > limits_.max_header_bytes) {
-        return fail(431, str_cat(what_, "s larger than ", limits_.max_header_bytes, " bytes"));
-      }
       *consumed = pos;
       return Result::kNeedMore;
     }
@@ -42,9 +44,6 @@ FieldSectionParser::Result FieldSectionParser::parse(std::string_view in, size_t
     pos = eol + 2;
     *consumed = pos;
     if (line.empty()) return Result::kDone;
-    if (bytes_ > limits_.max_header_bytes) {
-      return fail(431, str_cat(what_, "s larger than ", limits_.max_header_bytes, " bytes"));
-    }
     if (fields_.size() >= limits_.max_header_count) {
       return fail(431, str_cat("more than ", limits_.max_header_count, " ", what_, " fields"));
     }

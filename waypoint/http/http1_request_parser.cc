@@ -126,14 +126,14 @@ Http1RequestParser::Step Http1RequestParser::parse_start_line(std::string_view i
   for (;;) {
     size_t eol = 0;
     size_t resume = pos + resume_;
-    syntax::LineScan scan = syntax::scan_line(in, pos, &resume, &eol);
-    if (scan == syntax::LineScan::kBareLf) return fail(400, "bare LF in the request line (lines end with CRLF)");
-    if (scan == syntax::LineScan::kBareCr) return fail(400, "bare CR in the request line");
-    if (scan == syntax::LineScan::kNeedMore) {
+    syntax::LimitedScan scan = syntax::scan_line_limited(in, pos, limits_.max_start_line + 2, &resume, &eol);
+    if (scan == syntax::LimitedScan::kBareLf) return fail(400, "bare LF in the request line (lines end with CRLF)");
+    if (scan == syntax::LimitedScan::kBareCr) return fail(400, "bare CR in the request line");
+    if (scan == syntax::LimitedScan::kTooLong) {
+      return fail(414, str_cat("request line longer than ", limits_.max_start_line, " bytes"));
+    }
+    if (scan == syntax::LimitedScan::kNeedMore) {
       resume_ = resume - pos;
-      if (in.size() - pos > limits_.max_start_line) {
-        return fail(414, str_cat("request line longer than ", limits_.max_start_line, " bytes"));
-      }
       if (in.size() > pos) started_ = true;
       return Step{Event::kNeedMore, pos, {}};
     }
@@ -148,9 +148,6 @@ Http1RequestParser::Step Http1RequestParser::parse_start_line(std::string_view i
     }
     started_ = true;
     empty_lines_ = 0;
-    if (line.size() > limits_.max_start_line) {
-      return fail(414, str_cat("request line longer than ", limits_.max_start_line, " bytes"));
-    }
     if (auto err = parse_request_line(line)) {
       state_ = State::kError;
       error_ = *err;

@@ -38,12 +38,12 @@ Http1ResponseParser::Step Http1ResponseParser::next(std::string_view in) {
       case State::kStatusLine: {
         size_t eol = 0;
         size_t resume = resume_;
-        syntax::LineScan scan = syntax::scan_line(rest, 0, &resume, &eol);
-        if (scan == syntax::LineScan::kBareLf) return fail("bare LF in the upstream status line");
-        if (scan == syntax::LineScan::kBareCr) return fail("bare CR in the upstream status line");
-        if (scan == syntax::LineScan::kNeedMore) {
+        syntax::LimitedScan scan = syntax::scan_line_limited(rest, 0, limits_.max_start_line + 2, &resume, &eol);
+        if (scan == syntax::LimitedScan::kBareLf) return fail("bare LF in the upstream status line");
+        if (scan == syntax::LimitedScan::kBareCr) return fail("bare CR in the upstream status line");
+        if (scan == syntax::LimitedScan::kTooLong) return fail("upstream status line too long");
+        if (scan == syntax::LimitedScan::kNeedMore) {
           resume_ = resume;
-          if (rest.size() > limits_.max_start_line) return fail("upstream status line too long");
           return Step{Event::kNeedMore, total, {}};
         }
         resume_ = 0;

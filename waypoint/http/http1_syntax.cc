@@ -81,6 +81,21 @@ LineScan scan_line(std::string_view in, size_t start, size_t* resume, size_t* eo
   return LineScan::kNeedMore;
 }
 
+LimitedScan scan_line_limited(std::string_view in, size_t start, size_t limit, size_t* resume, size_t* eol) {
+  size_t end = limit > in.size() - start ? in.size() : start + limit;
+  switch (scan_line(in.substr(0, end), start, resume, eol)) {
+    case LineScan::kFound:
+      return LimitedScan::kFound;
+    case LineScan::kBareLf:
+      return LimitedScan::kBareLf;
+    case LineScan::kBareCr:
+      return LimitedScan::kBareCr;
+    case LineScan::kNeedMore:
+      return end - start >= limit ? LimitedScan::kTooLong : LimitedScan::kNeedMore;
+  }
+  return LimitedScan::kNeedMore;
+}
+
 std::optional<HttpError> parse_field_line(std::string_view line, std::string_view what, std::string_view* name,
                                           std::string_view* value) {
   if (line.front() == ' ' || line.front() == '\t') {

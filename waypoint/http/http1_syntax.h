@@ -27,6 +27,13 @@ bool is_field_value_char(char c);
 enum class LineScan { kFound, kNeedMore, kBareLf, kBareCr };
 LineScan scan_line(std::string_view in, size_t start, size_t* resume, size_t* eol);
 
+// scan_line within a length limit: the line and its CRLF must fit in `limit` bytes from
+// `start`. kTooLong once `limit` bytes are there without a line end. Deciding on the first
+// `limit` bytes only — never on what follows — keeps the result independent of how the input
+// was split into reads.
+enum class LimitedScan { kFound, kNeedMore, kBareLf, kBareCr, kTooLong };
+LimitedScan scan_line_limited(std::string_view in, size_t start, size_t limit, size_t* resume, size_t* eol);
+
 // One field line ("name: value", without its CRLF). On success, `name` is the name as sent and
 // `value` the value without leading/trailing whitespace. `what` is "header" or "trailer".
 std::optional<HttpError> parse_field_line(std::string_view line, std::string_view what,
