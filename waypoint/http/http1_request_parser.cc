@@ -134,13 +134,14 @@ Http1RequestParser::Step Http1RequestParser::parse_start_line(std::string_view i
     }
     if (scan == syntax::LimitedScan::kNeedMore) {
       resume_ = resume - pos;
-      if (in.size() > pos) started_ = true;
+      started_ = in.size() > pos;  // part of a line (maybe just the CR of an empty one)
       return Step{Event::kNeedMore, pos, {}};
     }
     resume_ = 0;
     std::string_view line = in.substr(pos, eol - pos);
     pos = eol + 2;
     if (line.empty()) {
+      started_ = false;
       // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line
       // (left over from a client's previous body); a stream of them is not a request.
       if (++empty_lines_ > limits_.max_leading_empty_lines) return fail(400, "too many empty lines before the request line");
