@@ -440,3 +440,15 @@ TEST_CASE("h2 server: drain() sends GOAWAY NO_ERROR, open streams finish, then f
   s.drain();
   CHECK(s.codec.finished());
 }
+
+TEST_CASE("abuse: PING flood read in small pieces while the output is not taken still ends in GOAWAY") {
+  Server s;
+  std::string burst = client_start();
+  for (int i = 0; i < 5000; ++i) burst += frame(kPing, 0, 0, "12345678");
+  bool failed = false;
+  for (size_t off = 0; off < burst.size() && !failed; off += 16 * 1024) {
+    failed = !s.codec.receive(std::string_view(burst).substr(off, 16 * 1024)).ok();
+  }
+  CHECK(failed);
+  expect_goaway(s, s.drain(), NGHTTP2_ENHANCE_YOUR_CALM, "control frame flood");
+}
