@@ -254,7 +254,7 @@ TEST_CASE("h2 server: request body flow control waits for consume(), and abandon
   CHECK_FALSE(s.codec.stats().goaway_sent);
 }
 
-TEST_CASE("h2 server: response bytes are bounded per stream; on_response_writable when the client reads again") {
+TEST_CASE("h2 server: response bytes are bounded per stream, on_response_writable when the client reads again") {
   H2Settings st;
   st.max_response_buffer = 32 * 1024;
   Server s(st);
@@ -333,7 +333,7 @@ TEST_CASE("abuse: rapid reset (CVE-2023-44487) ends in GOAWAY ENHANCE_YOUR_CALM"
   CHECK(s.codec.open_streams() == 0);
 }
 
-TEST_CASE("abuse: resets within the rate are fine; the bucket refills with time") {
+TEST_CASE("abuse: resets within the rate are fine, the bucket refills with time") {
   H2Settings st;
   auto now = std::chrono::steady_clock::now();
   st.now = [&now] { return now; };
