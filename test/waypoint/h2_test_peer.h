@@ -7,6 +7,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 
