@@ -38,7 +38,7 @@ TEST_CASE("filters: RequestHeaderModifier removes, then sets, then adds") {
   apply_header_modifier(m, &h);
   CHECK(h.get_all("x-set") == std::vector<std::string_view>{"new"});
   CHECK(h.get_all("x-add") == std::vector<std::string_view>{"one", "two"});
-  CHECK_FALSE(h.has("x-remove"));
+  CHECK_FALSE(h.contains("x-remove"));
   CHECK(h.get("x-keep") == "k");
 }
 

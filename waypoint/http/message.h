@@ -20,6 +20,8 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <utility>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,6 +44,11 @@ struct HeaderField {
 class HeaderMap {
  public:
   using const_iterator = std::vector<HeaderField>::const_iterator;
+
+  HeaderMap() = default;
+  HeaderMap(std::initializer_list<std::pair<std::string_view, std::string_view>> init) {
+    for (const auto& [n, v] : init) add(n, v);
+  }
 
   // `name` is lower-cased on the way in.
   void add(std::string_view name, std::string_view value);

@@ -230,7 +230,7 @@ absl::StatusOr<ConditionMatch> compile_condition(const pb::Condition& c, const s
     return absl::InvalidArgumentError(str_cat(w, ": ", pb::Condition::Key_Name(c.key()),
                                               " needs a name"));
   }
-  out.name = to_lower(c.name());
+  out.name = ascii_lower(c.name());
   const ValueType type = value_type(c.key());
   const bool has_strings = !c.values().empty() || !c.not_values().empty();
   const bool has_ips = !c.ip_values().empty() || !c.not_ip_values().empty();

@@ -16,7 +16,7 @@ absl::Status compile_headers(const google::protobuf::RepeatedPtrField<pb::Header
     if (auto st = validate_header(in[i].name(), in[i].value()); !st.ok()) {
       return absl::InvalidArgumentError(str_cat(where, "[", i, "]: ", st.message()));
     }
-    out->push_back(Header{to_lower(in[i].name()), in[i].value()});
+    out->push_back(Header{ascii_lower(in[i].name()), in[i].value()});
   }
   return absl::OkStatus();
 }
@@ -30,7 +30,7 @@ absl::StatusOr<HeaderModifier> compile_modifier(const pb::HeaderModifier& m,
     if (auto st = validate_header(m.remove(i), ""); !st.ok()) {
       return absl::InvalidArgumentError(str_cat(where, ".remove[", i, "]: ", st.message()));
     }
-    out.remove.push_back(to_lower(m.remove(i)));
+    out.remove.push_back(ascii_lower(m.remove(i)));
   }
   return out;
 }
@@ -298,7 +298,7 @@ std::string rewrite_path(const PathModifier& m, const RequestContext& ctx) {
 }
 
 Redirect redirect_response(const RequestRedirect& r, const RequestContext& ctx) {
-  std::string scheme = r.scheme.empty() ? to_lower(ctx.scheme) : r.scheme;
+  std::string scheme = r.scheme.empty() ? ascii_lower(ctx.scheme) : r.scheme;
   std::string host = r.hostname.empty() ? host_without_port(ctx.authority) : r.hostname;
   uint16_t port = r.port;
   if (port == 0) {

@@ -7,8 +7,6 @@
 namespace ambit::waypoint::l7 {
 namespace {
 
-char lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
 // RFC 9110 tchar.
 bool is_tchar(char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
@@ -16,54 +14,6 @@ bool is_tchar(char c) {
 }
 
 }  // namespace
-
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = lower_ascii(c);
-  return out;
-}
-
-bool equals_ignore_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower_ascii(a[i]) != lower_ascii(b[i])) return false;
-  }
-  return true;
-}
-
-HeaderMap::HeaderMap(std::initializer_list<std::pair<std::string_view, std::string_view>> init) {
-  for (const auto& [n, v] : init) add(n, v);
-}
-
-void HeaderMap::add(std::string_view name, std::string_view value) {
-  entries_.push_back(Header{to_lower(name), std::string(value)});
-}
-
-void HeaderMap::set(std::string_view name, std::string_view value) {
-  remove(name);
-  add(name, value);
-}
-
-void HeaderMap::remove(std::string_view name) {
-  std::erase_if(entries_, [&](const Header& h) { return equals_ignore_case(h.name, name); });
-}
-
-std::vector<std::string_view> HeaderMap::get_all(std::string_view name) const {
-  std::vector<std::string_view> out;
-  for (const Header& h : entries_) {
-    if (equals_ignore_case(h.name, name)) out.emplace_back(h.value);
-  }
-  return out;
-}
-
-std::optional<std::string_view> HeaderMap::get(std::string_view name) const {
-  for (const Header& h : entries_) {
-    if (equals_ignore_case(h.name, name)) return std::string_view(h.value);
-  }
-  return std::nullopt;
-}
-
-bool HeaderMap::has(std::string_view name) const { return get(name).has_value(); }
 
 std::string host_without_port(std::string_view authority) {
   std::string_view host = authority;
@@ -73,7 +23,7 @@ std::string host_without_port(std::string_view authority) {
   } else if (size_t colon = host.rfind(':'); colon != std::string_view::npos) {
     host = host.substr(0, colon);
   }
-  return to_lower(host);
+  return ascii_lower(host);
 }
 
 std::optional<uint16_t> authority_port(std::string_view authority) {

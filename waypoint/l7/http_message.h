@@ -18,55 +18,19 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "waypoint/http/message.h"
 
 namespace ambit::waypoint::l7 {
 
-struct Header {
-  std::string name;  // lower case
-  std::string value;
-};
+// One model for the whole waypoint: the codecs' (waypoint/http/message.h). Routing, filters and
+// authorization read the head the codecs produced and rewrite it in place.
+using Header = http::HeaderField;
+using HeaderMap = http::HeaderMap;
+using Request = http::RequestHead;
+using Response = http::ResponseHead;
 
-// An ordered multimap of headers with case-insensitive names (stored lower case).
-class HeaderMap {
- public:
-  HeaderMap() = default;
-  HeaderMap(std::initializer_list<std::pair<std::string_view, std::string_view>> init);
-
-  // Appends one value (a new field line).
-  void add(std::string_view name, std::string_view value);
-  // Replaces every value of `name` with one value.
-  void set(std::string_view name, std::string_view value);
-  // Removes every value of `name`.
-  void remove(std::string_view name);
-  // Every value of `name`, in order.
-  std::vector<std::string_view> get_all(std::string_view name) const;
-  // The first value, if any.
-  std::optional<std::string_view> get(std::string_view name) const;
-  bool has(std::string_view name) const;
-
-  const std::vector<Header>& entries() const { return entries_; }
-  size_t size() const { return entries_.size(); }
-  bool operator==(const HeaderMap&) const = default;
-
- private:
-  std::vector<Header> entries_;
-};
-
-struct Request {
-  std::string method;           // ":method", upper case (validate_method)
-  std::string scheme = "http";  // ":scheme"; inside HBONE the waypoint speaks plaintext HTTP
-  std::string authority;        // ":authority" or Host
-  std::string path;             // ":path" (origin-form, with query); normalized before use
-  HeaderMap headers;            // regular headers only, no pseudo-headers
-};
-
-struct Response {
-  uint16_t status = 200;
-  HeaderMap headers;
-};
-
-std::string to_lower(std::string_view s);
-bool equals_ignore_case(std::string_view a, std::string_view b);
+using http::ascii_lower;
+using http::iequals;
 
 // The host part of an authority, lower case, without ":port" ("[::1]:80" → "[::1]").
 std::string host_without_port(std::string_view authority);

@@ -54,7 +54,7 @@ absl::Status compile_values(const google::protobuf::RepeatedPtrField<M>& in, boo
     if (m.name().empty()) return absl::InvalidArgumentError(str_cat(w, ": empty name"));
     if (header) AMBIT_RETURN_IF_ERROR(validate_header(m.name(), ""));
     CompiledMatch::ValueMatch v;
-    v.name = header ? to_lower(m.name()) : m.name();
+    v.name = header ? ascii_lower(m.name()) : m.name();
     // Gateway API: of entries with an equivalent name only the first counts.
     if (std::any_of(out->begin(), out->end(),
                     [&](const CompiledMatch::ValueMatch& x) { return x.name == v.name; })) {
@@ -391,7 +391,7 @@ absl::StatusOr<CompiledRoute> compile_route(const pb::Route& in) {
   }
   for (const std::string& h : in.hostnames()) {
     if (h.empty()) return fail(absl::InvalidArgumentError("empty hostname"));
-    r.hostnames.push_back(to_lower(h));
+    r.hostnames.push_back(ascii_lower(h));
   }
   const bool grpc = in.kind() == pb::Route::GRPC_ROUTE;
   for (int i = 0; i < in.rules_size(); ++i) {

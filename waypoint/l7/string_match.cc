@@ -60,7 +60,7 @@ absl::StatusOr<StringMatcher> StringMatcher::compile(const pb::StringMatch& m, M
   auto need_value = [&](const std::string& v, Kind k) -> absl::Status {
     if (v.empty()) return absl::InvalidArgumentError(str_cat(where, ": empty value"));
     out.kind_ = k;
-    out.value_ = field == MatchField::kHost ? to_lower(v) : v;
+    out.value_ = field == MatchField::kHost ? ascii_lower(v) : v;
     return absl::OkStatus();
   };
   absl::Status st;
@@ -112,7 +112,7 @@ bool StringMatcher::matches(std::string_view value) const {
   if (field_ != MatchField::kHost) return matches_one(value);
   // Hosts: case-insensitive (CVE-2021-39155), and "host:port" also tried as "host", so
   // `hosts: [foo.com]` covers "Foo.com:8080" (ports are a separate key).
-  std::string full = to_lower(value);
+  std::string full = ascii_lower(value);
   if (matches_one(full)) return true;
   std::string bare = host_without_port(value);
   return bare != full && matches_one(bare);
