@@ -12,6 +12,7 @@
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/certificate.h"
+#include "common/hbone/pool.h"
 #include "common/metrics/registry.h"
 #include "ztunnel/admin/config_dump.h"
 #include "ztunnel/identity/ca_client.h"
@@ -20,7 +21,6 @@
 #include "ztunnel/inpod/zds_client.h"
 #include "ztunnel/proxy/admission.h"
 #include "ztunnel/proxy/connection_tracker.h"
-#include "ztunnel/proxy/pool.h"
 #include "ztunnel/xds/xds_client.h"
 
 namespace ambit::ztunnel {
@@ -171,8 +171,14 @@ class AppImpl final : public App {
         AdmissionLimits{c.max_inbound_connections, c.max_inbound_per_source},
         [g = &telemetry_.inbound_connections](size_t n) { g->set(static_cast<double>(n)); });
     inputs_.admission = admission_.get();
+    hbone::PoolOptions pool_opts;
+    pool_opts.connect_timeout = c.connect_timeout;
+    pool_opts.handshake_timeout = c.handshake_timeout;
+    pool_opts.idle_timeout = c.pool_idle_timeout;
+    pool_opts.on_handshake_timeout = [t = &telemetry_] { t->deadlines_exceeded.with({"outbound_handshake"}).inc(); };
+    pool_opts.on_protocol_error = [t = &telemetry_](uint32_t, const std::string&) { t->h2_protocol_errors.inc(); };
     for (size_t i = 0; i < workers_.size(); ++i) {
-      workers_.at(i).pool = std::make_unique<Pool>(workers_.at(i).io, &inputs_);
+      workers_.at(i).pool = std::make_unique<hbone::Pool>(workers_.at(i).io, pool_opts);
     }
     pods_ = std::make_unique<PodManager>(&inputs_);
 
