@@ -13,9 +13,9 @@
 #include "common/base/strings.h"
 #include "common/crypto/certificate.h"
 #include "common/hbone/pool.h"
+#include "common/identity/ca_client.h"
 #include "common/metrics/registry.h"
 #include "ztunnel/admin/config_dump.h"
-#include "ztunnel/identity/ca_client.h"
 #include "ztunnel/identity/secret_manager.h"
 #include "ztunnel/inpod/pod_proxies.h"
 #include "ztunnel/inpod/zds_client.h"
@@ -150,11 +150,11 @@ class AppImpl final : public App {
     AMBIT_ASSIGN_OR_RETURN(auto bundle, crypto::TrustBundle::from_pem(root_pem, c.trust_domain));
 
     if (local_ca) {
-      ca_client_ = std::make_unique<LocalCaClient>(local_ca);
+      ca_client_ = std::make_unique<identity::LocalCaClient>(local_ca);
     } else {
       if (c.xds_address.empty()) return absl::InvalidArgumentError("--xds-address is required");
       auto ca_channel = xds::make_istiod_channel(c.ca_address.empty() ? c.xds_address : c.ca_address, root_pem, c.istiod_san);
-      ca_client_ = std::make_unique<GrpcCaClient>(ca_channel, c.auth_token);
+      ca_client_ = std::make_unique<identity::GrpcCaClient>(ca_channel, c.auth_token, identity::GrpcCaClient::Mode::kImpersonate);
       xds_ = make_xds_client(xds::make_istiod_channel(c.xds_address, root_pem, c.istiod_san), c, &state_, &telemetry_,
                              [this] { inputs_.tracker->recheck(state_); });
     }
@@ -299,7 +299,7 @@ class AppImpl final : public App {
   ProxyInputs inputs_;
   asio::io_context control_;
   std::thread control_thread_;
-  std::unique_ptr<CaClient> ca_client_;
+  std::unique_ptr<identity::CaClient> ca_client_;
   std::unique_ptr<SecretManager> certs_;
   std::unique_ptr<xds::DeltaClient> xds_;
   std::unique_ptr<PodManager> pods_;

@@ -12,8 +12,8 @@
 #include "common/crypto/csr.h"
 #include "common/hbone/headers.h"
 #include "common/hbone/pool.h"
+#include "common/identity/ca_client.h"
 #include "common/metrics/registry.h"
-#include "ztunnel/identity/ca_client.h"
 #include "ztunnel/identity/secret_manager.h"
 #include "ztunnel/proxy/connection_tracker.h"
 #include "ztunnel/proxy/inbound.h"
@@ -31,7 +31,7 @@ const SpiffeId kA = *SpiffeId::parse("spiffe://cluster.local/ns/ns-a/sa/a");
 const SpiffeId kB = *SpiffeId::parse("spiffe://cluster.local/ns/ns-b/sa/b");
 
 // Signs whatever the SecretManager asks for, with the test's mesh CA.
-class TestCa : public zt::CaClient {
+class TestCa : public ambit::identity::CaClient {
  public:
   explicit TestCa(const crypto::CertificateAuthority* ca) : ca_(ca) {}
   void create_certificate(const std::string& csr_pem, const SpiffeId& id, std::chrono::seconds ttl,
