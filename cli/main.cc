@@ -1,12 +1,19 @@
 // ambitctl: the istioctl-shaped command line (local mesh, dataplane labels, ztunnel-config).
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
+#include "cli/dataplane_command.h"
 #include "cli/local/commands.h"
+#include "cli/local/local_store.h"
 #include "cli/local/plan.h"
+#include "cli/output.h"
+#include "cli/waypoint/commands.h"
+#include "cli/ztunnel_config_command.h"
 #include "common/base/version.h"
 
 using namespace ambit::cli;
@@ -26,7 +33,7 @@ int main(int argc, char** argv) {
   CLI::App app{"ambitctl: manage an Ambit mesh (istioctl-shaped)", "ambitctl"};
   app.require_subcommand(1);
   app.fallthrough();
-  LocalOptions o;
+  CliOptions o;
   o.dir = MeshPlan::default_dir();
   o.output = "table";
   app.add_option("--dir", o.dir, "Local mesh state directory ($AMBIT_LOCAL_DIR)")->capture_default_str();
@@ -116,7 +123,10 @@ int main(int argc, char** argv) {
     auto* c = dp->add_subcommand(action, std::string(action) + " -n NS [POD|pod/NAME|deployment/NAME]");
     c->add_option("target", target, "A pod or deployment; the namespace when omitted");
     bool enroll = std::strcmp(action, "enroll") == 0;
-    c->callback([&, enroll] { rc = dataplane_label(o, enroll, target); });
+    c->callback([&, enroll] {
+      auto store = open_local_store(o.dir);
+      rc = store.ok() ? dataplane_label(**store, o, enroll, target) : fail(store.status());
+    });
   }
 
   // ---- ztunnel-config ----
@@ -125,6 +135,74 @@ int main(int argc, char** argv) {
   zc->add_option("section", section, "workload, service, policy, certificate, connections or all")->required();
   zc->add_option("--node", node, "Node whose ztunnel to ask (default node1)");
   zc->callback([&] { rc = ztunnel_config(o, section, node); });
+
+  // ---- waypoint ----
+  auto* wp = app.add_subcommand("waypoint", "Manage waypoints (L7 proxies for a namespace or service)");
+  wp->require_subcommand(1);
+  wp->fallthrough();
+  waypoint::Spec spec;
+  waypoint::ApplyFlags wflags;
+  std::string wp_timeout = "90s", revision;
+  bool all_namespaces = false, delete_all = false, status_wait = false;
+  std::vector<std::string> wp_names;
+  wp->add_option("--name", spec.name, "name of the waypoint")->capture_default_str();
+  auto with_ns = [&] { spec.ns = o.ns.empty() ? "default" : o.ns; };
+  auto timeout_ok = [&](std::chrono::milliseconds* out) {
+    // Go duration syntax, as istioctl's flag: "90s", "2m", "1m30s", "500ms".
+    absl::Duration d;
+    if (!absl::ParseDuration(wp_timeout, &d) || d < absl::ZeroDuration()) {
+      fail(absl::InvalidArgumentError("--waypoint-timeout " + wp_timeout + ": not a duration (e.g. 90s, 2m, 500ms)"));
+      return false;
+    }
+    *out = absl::ToChronoMilliseconds(d);
+    return true;
+  };
+  const char* for_help = "Specify the traffic type [all none service workload] for the waypoint";
+  auto* wgen = wp->add_subcommand("generate", "Generate a waypoint configuration as YAML");
+  wgen->add_option("--for", spec.traffic_for, for_help);
+  wgen->add_option("-r,--revision", spec.revision, "The revision to label the waypoint with");
+  wgen->callback([&] { with_ns(); rc = waypoint::generate(spec); });
+  auto* wapply = wp->add_subcommand("apply", "Apply a waypoint configuration to the mesh");
+  wapply->add_option("--for", spec.traffic_for, for_help);
+  wapply->add_option("-r,--revision", spec.revision, "The revision to label the waypoint with");
+  wapply->add_flag("--enroll-namespace", wflags.enroll_namespace, "If set, the namespace will be labeled with the waypoint name");
+  wapply->add_flag("--overwrite", wflags.overwrite, "Overwrite the existing Waypoint used by the namespace");
+  wapply->add_flag("-w,--wait", wflags.wait, "Wait for the waypoint to be ready");
+  wapply->add_option("--waypoint-timeout", wp_timeout, "Timeout for waiting for waypoint ready")->capture_default_str();
+  wapply->callback([&] {
+    with_ns();
+    if (!timeout_ok(&wflags.timeout)) return void(rc = 1);
+    auto store = open_local_store(o.dir);
+    rc = store.ok() ? waypoint::apply(**store, spec, wflags) : fail(store.status());
+  });
+  auto* wlist = wp->add_subcommand("list", "List managed waypoint configurations");
+  wlist->add_flag("-A,--all-namespaces", all_namespaces, "List all waypoints in all namespaces");
+  wlist->callback([&] {
+    with_ns();
+    auto store = open_local_store(o.dir);
+    rc = store.ok() ? waypoint::list(**store, spec.ns, all_namespaces) : fail(store.status());
+  });
+  auto* wstatus = wp->add_subcommand("status", "Show the status of waypoints in a namespace");
+  wstatus->add_flag("-A,--all-namespaces", all_namespaces, "Show waypoints in all namespaces");
+  wstatus->add_flag("-w,--wait", status_wait, "Wait for status");
+  wstatus->add_option("--waypoint-timeout", wp_timeout, "Timeout for retrieving status for waypoint")->capture_default_str();
+  wstatus->callback([&] {
+    with_ns();
+    std::chrono::milliseconds t{};
+    if (!timeout_ok(&t)) return void(rc = 1);
+    auto store = open_local_store(o.dir);
+    rc = store.ok() ? waypoint::status(**store, spec.ns, all_namespaces, o.ns.empty(), status_wait, t)
+                    : fail(store.status());
+  });
+  auto* wdel = wp->add_subcommand("delete", "Delete waypoints: delete NAME... | --all | -r REVISION");
+  wdel->add_option("names", wp_names, "Waypoint names");
+  wdel->add_flag("--all", delete_all, "Delete all waypoints in the namespace");
+  wdel->add_option("-r,--revision", revision, "Delete the specified version of the waypoint in the namespace");
+  wdel->callback([&] {
+    with_ns();
+    auto store = open_local_store(o.dir);
+    rc = store.ok() ? waypoint::remove(**store, spec.ns, wp_names, delete_all, revision) : fail(store.status());
+  });
 
   try {
     app.parse(cli_argc, argv);

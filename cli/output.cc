@@ -1,11 +1,17 @@
 #include "cli/output.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 
 #include <yaml-cpp/yaml.h>
 
 namespace ambit::cli {
+
+int fail(const absl::Status& s) {
+  std::fprintf(stderr, "ambitctl: %s\n", std::string(s.message()).c_str());
+  return 1;
+}
 
 std::string Table::render() const {
   std::vector<size_t> width;

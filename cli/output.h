@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/status/status.h"
+
 namespace ambit::cli {
 
 class Table {
@@ -19,6 +21,9 @@ class Table {
  private:
   std::vector<std::vector<std::string>> rows_;
 };
+
+// Prints "ambitctl: <message>" to stderr; returns the exit code 1.
+int fail(const absl::Status& s);
 
 std::string to_yaml(const nlohmann::json& j);
 // "json" or "yaml" rendering of `j`; "table" returns "" (the caller prints its table).

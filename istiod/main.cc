@@ -19,6 +19,16 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   int debounce_quiet = 10, debounce_max = 100, config_debounce = 10;
   app.add_option("--config-dir", o.config_dir, "Directory of Kubernetes-shaped YAML to watch");
+  app.add_option("--workloads-dir", o.workloads_dir,
+                 "Where the waypoint deployment controller writes Deployments (local mode: the supervisor's "
+                 "input); its ServiceAccounts and Services go to --config-dir. Unset: no waypoint deployments");
+  app.add_option("--status-dir", o.status_dir, "Directory for object status (one YAML file per object); unset: none");
+  app.add_option("--waypoint-xds-address", o.waypoint_xds_address, "xDS/CA address given to generated waypoint pods")
+      ->capture_default_str();
+  app.add_option("--waypoint-bypass-protection", o.waypoint_bypass_protection,
+                 "Send istio_allow_waypoint_* ALLOW policies so that, once an ALLOW policy applies, traffic that "
+                 "skips a waypoint is refused (Istio's PILOT_AUTO_ALLOW_WAYPOINT_POLICY; false turns it off)")
+      ->capture_default_str();
   app.add_option("--ca-dir", o.ca_dir, "CA material (ca-cert.pem, ca-key.pem, node-token.key); created if empty");
   app.add_option("--trust-domain", o.trust_domain, "SPIFFE trust domain")->capture_default_str();
   app.add_option("--root-namespace", o.root_namespace, "Mesh root namespace")->capture_default_str();

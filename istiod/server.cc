@@ -20,6 +20,9 @@
 #include "istiod/ambient/index.h"
 #include "istiod/ca/ca_service.h"
 #include "istiod/config/directory_source.h"
+#include "istiod/config/directory_writer.h"
+#include "istiod/gateway/deployment_controller.h"
+#include "istiod/gateway/status.h"
 #include "istiod/security/authenticator.h"
 #include "istiod/security/loopback.h"
 #include "istiod/xds/ads_server.h"
@@ -56,8 +59,10 @@ absl::StatusOr<crypto::CertificateAuthority> load_or_create_ca(const std::string
 // The index's consumer of config events: applies them and hands the changes to the debouncer.
 class IndexSink : public ConfigSink {
  public:
-  IndexSink(ambient::AmbientIndex* index, xds::PushDebouncer* debouncer, metrics::Registry* m)
+  IndexSink(ambient::AmbientIndex* index, xds::PushDebouncer* debouncer, metrics::Registry* m,
+            std::function<void()> after_change)
       : index_(index),
+        after_change_(std::move(after_change)),
         debouncer_(debouncer),
         events_(m->counter("pilot_k8s_cfg_events", "Events from k8s config.", {"type", "event"})),
         rejected_(m->gauge("ambit_config_rejected_objects", "Objects currently rejected by validation.").with({})),
@@ -69,8 +74,12 @@ class IndexSink : public ConfigSink {
       events_.with({kind_name(e.obj->kind), e.type == EventType::kAdd ? "add" : e.type == EventType::kUpdate ? "update" : "delete"}).inc();
     }
     debouncer_->add(index_->apply(events));
+    after_change_();
   }
-  void on_resync(const std::vector<ObjectPtr>& all) override { debouncer_->add(index_->resync(all)); }
+  void on_resync(const std::vector<ObjectPtr>& all) override {
+    debouncer_->add(index_->resync(all));
+    after_change_();
+  }
   void on_rejections(const std::vector<Rejection>& rejections) override {
     std::lock_guard lock(mu_);
     std::set<std::string> now;
@@ -90,6 +99,7 @@ class IndexSink : public ConfigSink {
 
  private:
   ambient::AmbientIndex* index_;
+  std::function<void()> after_change_;  // the gateway controllers, on the same (control) thread
   xds::PushDebouncer* debouncer_;
   metrics::Family<metrics::Counter>& events_;
   metrics::Gauge& rejected_;
@@ -108,6 +118,7 @@ class IstiodImpl final : public Istiod {
     ambient::MeshConfig m;
     m.root_namespace = o.root_namespace;
     m.trust_domain = o.trust_domain;
+    m.waypoint_bypass_protection = o.waypoint_bypass_protection;
     return m;
   }
 
@@ -147,7 +158,13 @@ class IstiodImpl final : public Istiod {
     debouncer_ = std::make_unique<xds::PushDebouncer>(
         io_, opts_.debounce_quiet, opts_.debounce_max,
         [this](const ambient::Changes& c, std::chrono::steady_clock::time_point t) { ads_->push(c, t); });
-    sink_ = std::make_unique<IndexSink>(&index_, debouncer_.get(), &metrics_);
+    if (!opts_.workloads_dir.empty()) {
+      writer_ = std::make_unique<DirectoryWriter>(opts_.config_dir, opts_.workloads_dir);
+      deployments_ = std::make_unique<gateway::DeploymentController>(
+          writer_.get(), gateway::WaypointTemplateOptions{.xds_address = opts_.waypoint_xds_address});
+    }
+    if (!opts_.status_dir.empty()) status_ = std::make_unique<gateway::DirectoryStatusStore>(opts_.status_dir);
+    sink_ = std::make_unique<IndexSink>(&index_, debouncer_.get(), &metrics_, [this] { reconcile_gateways(); });
     ads_ = std::make_unique<xds::AdsServer>(&index_, auth_.get(), &metrics_, opts_.xds_limits);
     ca_service_ = std::make_unique<ca::CaService>(
         &*ca_, auth_.get(),
@@ -225,6 +242,17 @@ class IstiodImpl final : public Istiod {
   }
 
  private:
+  // The gateway controllers follow the index: run after every applied batch of config. Failures
+  // are logged by the controllers and retried on the next batch.
+  void reconcile_gateways() {
+    if (deployments_) (void)deployments_->reconcile(index_.objects(Kind::kGateway));
+    if (status_) {
+      if (auto s = status_->sync(gateway::compute_status(index_), std::chrono::system_clock::now()); !s.ok()) {
+        lg().warn("status: {}", s.ToString());
+      }
+    }
+  }
+
   template <typename Msg>
   std::string resources_json(const std::string& type) const {
     std::string out = "[";
@@ -309,6 +337,9 @@ class IstiodImpl final : public Istiod {
   std::shared_ptr<const crypto::TrustBundle> bundle_;
   std::unique_ptr<security::Authenticator> auth_;
   std::unique_ptr<xds::PushDebouncer> debouncer_;
+  std::unique_ptr<DirectoryWriter> writer_;
+  std::unique_ptr<gateway::DeploymentController> deployments_;
+  std::unique_ptr<gateway::DirectoryStatusStore> status_;
   std::unique_ptr<IndexSink> sink_;
   std::unique_ptr<xds::AdsServer> ads_;
   std::unique_ptr<ca::CaService> ca_service_;

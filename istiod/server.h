@@ -15,6 +15,15 @@ namespace ambit::istiod {
 
 struct IstiodOptions {
   std::string config_dir;
+  // Where the waypoint deployment controller writes: Deployments to workloads_dir (local mode:
+  // the supervisor's input), everything else to config_dir. Empty: the controller is off.
+  std::string workloads_dir;
+  // Where status is kept (local mode: <state>/status/). Empty: no status is written.
+  std::string status_dir;
+  std::string waypoint_xds_address = "istiod.istio-system.svc:15012";  // given to waypoint pods
+  // istio_allow_waypoint_* at the destination (ambient/waypoints.h); Istio's
+  // PILOT_AUTO_ALLOW_WAYPOINT_POLICY, but on by default.
+  bool waypoint_bypass_protection = true;
   std::string ca_dir;                       // CA material; created on first start
   std::string trust_domain = "cluster.local";
   std::string root_namespace = "istio-system";

@@ -20,6 +20,7 @@ packages=(
   libssl-dev openssl libgrpc++-dev libgrpc-dev protobuf-compiler-grpc protobuf-compiler
   libprotobuf-dev libnghttp2-dev libboost1.81-dev nlohmann-json3-dev libyaml-cpp-dev
   libcli11-dev libspdlog-dev libfmt-dev doctest-dev libabsl-dev
+  libre2-dev                    # RE2: linear-time regexes (Gateway API validation, waypoint matching)
   libjemalloc-dev               # ztunnel's allocator in release builds
   # network plumbing used by the agent, the local mesh and the tests
   iproute2 iptables procps psmisc util-linux curl

@@ -18,12 +18,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/local/local_store.h"
 #include "cli/local/manifest.h"
 #include "cli/local/node_http.h"
 #include "cli/local/plan.h"
 #include "cli/local/supervisor.h"
 #include "cli/output.h"
-#include "cli/ztunnel_config.h"
+#include "common/base/files.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/certificate.h"
@@ -39,11 +40,6 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-int fail(const absl::Status& s) {
-  std::fprintf(stderr, "ambitctl: %s\n", std::string(s.message()).c_str());
-  return 1;
-}
-
 bool exists(const std::string& p) {
   struct stat st {};
   return ::stat(p.c_str(), &st) == 0;
@@ -58,21 +54,6 @@ std::string self_dir() {
 }
 
 std::string self_exe() { return self_dir() + "/ambitctl"; }
-
-std::vector<std::string> list_dir(const std::string& dir, const std::string& suffix = "") {
-  std::vector<std::string> out;
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      std::string n = e->d_name;
-      if (n == "." || n == "..") continue;
-      if (!suffix.empty() && (n.size() < suffix.size() || n.substr(n.size() - suffix.size()) != suffix)) continue;
-      out.push_back(n);
-    }
-    ::closedir(d);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 json read_json(const std::string& path) {
   auto text = crypto::read_file(path);
@@ -277,10 +258,6 @@ absl::StatusOr<std::vector<Manifest>> read_manifests(const std::vector<std::stri
   return all;
 }
 
-std::string object_path(const MeshPlan& plan, const Manifest& m) {
-  return (m.workload() ? plan.workloads_dir() : plan.config_dir()) + "/" + m.file_name();
-}
-
 std::string lower_kind(const Manifest& m) {
   std::string k = m.kind;
   std::transform(k.begin(), k.end(), k.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -289,13 +266,13 @@ std::string lower_kind(const Manifest& m) {
 
 }  // namespace
 
-int local_supervise(const LocalOptions& o) {
+int local_supervise(const CliOptions& o) {
   auto plan = MeshPlan::load(o.dir);
   if (!plan.ok()) return fail(plan.status());
   return run_supervisor(*plan);
 }
 
-int local_up(const LocalOptions& o, int nodes, const std::string& name, int timeout_s) {
+int local_up(const CliOptions& o, int nodes, const std::string& name, int timeout_s) {
   if (::geteuid() != 0) return fail(absl::PermissionDeniedError("local up needs root (network namespaces, cgroups, eBPF)"));
   if (nodes < 1 || nodes > 8) return fail(absl::InvalidArgumentError("--nodes must be 1..8"));
   if (auto existing = MeshPlan::load(o.dir); existing.ok()) {
@@ -360,7 +337,7 @@ int local_up(const LocalOptions& o, int nodes, const std::string& name, int time
   return 0;
 }
 
-int local_down(const LocalOptions& o, bool purge) {
+int local_down(const CliOptions& o, bool purge) {
   auto plan = MeshPlan::load(o.dir);
   if (!plan.ok()) {
     std::printf("no local mesh in %s: nothing to do\n", o.dir.c_str());
@@ -378,7 +355,7 @@ int local_down(const LocalOptions& o, bool purge) {
   return 0;
 }
 
-int local_wait(const LocalOptions& o, int timeout_s) {
+int local_wait(const CliOptions& o, int timeout_s) {
   auto plan = MeshPlan::load(o.dir);
   if (!plan.ok()) return fail(plan.status());
   if (auto s = wait_components_ready(*plan, timeout_s, false); !s.ok()) return fail(s);
@@ -386,78 +363,22 @@ int local_wait(const LocalOptions& o, int timeout_s) {
   return 0;
 }
 
-int local_apply(const LocalOptions& o, const std::vector<std::string>& files, bool wait) {
+int local_apply(const CliOptions& o, const std::vector<std::string>& files, bool wait) {
   auto plan = MeshPlan::load(o.dir);
   if (!plan.ok()) return fail(plan.status());
   auto objs = read_manifests(files, o.ns);
   if (!objs.ok()) return fail(objs.status());  // nothing written: a bad file changes nothing
-  // VIPs already handed out, so a new Service never takes one (and a re-applied one keeps its own).
-  std::set<std::string> used;
-  std::map<std::string, std::string> existing_vip;
-  for (const auto& f : list_dir(plan->config_dir(), ".yaml")) {
-    if (f.rfind("service-", 0) != 0) continue;
-    auto text = crypto::read_file(plan->config_dir() + "/" + f);
-    auto ms = text.ok() ? parse_manifests(*text, f, "default") : absl::StatusOr<std::vector<Manifest>>(text.status());
-    if (!ms.ok()) continue;
-    for (auto& m : *ms) {
-      std::string ip = m.node["spec"] && m.node["spec"]["clusterIP"] ? m.node["spec"]["clusterIP"].as<std::string>() : "";
-      if (!ip.empty()) {
-        used.insert(ip);
-        existing_vip[m.ns + "/" + m.name] = ip;
-      }
-    }
-  }
-  struct Written {
-    std::string what, verb, file, path;
-    std::optional<std::string> previous;  // nullopt: the object is new
-    bool rejected = false;
-  };
-  std::vector<Written> results;
-  for (auto& m : *objs) {
-    if (m.kind == "Service") {
-      auto it = existing_vip.find(m.ns + "/" + m.name);
-      if (it != existing_vip.end() && !(m.node["spec"]["clusterIP"])) m.node["spec"]["clusterIP"] = it->second;
-      if (auto s = assign_cluster_ip(m, used); !s.ok()) return fail(s);
-    }
-    Written w{str_cat(lower_kind(m), "/", m.name), "", m.file_name(), object_path(*plan, m), std::nullopt};
-    std::string text = m.yaml();
-    auto old = crypto::read_file(w.path);
-    if (old.ok()) w.previous = *old;
-    w.verb = !old.ok() ? "created" : *old == text ? "unchanged" : "configured";
-    if (w.verb != "unchanged") {
-      if (auto s = crypto::write_file_atomic(w.path, text); !s.ok()) return fail(s);
-    }
-    results.push_back(std::move(w));
-  }
-  // istiod validates what it reads. What it rejects is taken back — the previous version (or
-  // nothing) stays in force, as with a rejected `kubectl apply` — and reported.
+  LocalObjectStore store(*plan);
+  auto results = store.apply(std::move(*objs));
+  if (!results.ok()) return fail(results.status());
   int rc = 0;
-  bool any_written = std::any_of(results.begin(), results.end(), [](const Written& w) { return w.verb != "unchanged"; });
-  if (any_written) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    auto r = http_get_in_netns(plan->node_netns(1), 15014, "/debug/config_rejections");
-    auto rej = r.ok() && r->status == 200 ? json::parse(r->body, nullptr, false) : json::array();
-    for (const auto& x : rej.is_array() ? rej : json::array()) {
-      std::string src = x.value("source", "");
-      for (auto& w : results) {
-        if (w.verb == "unchanged" || src.find(w.file) == std::string::npos) continue;
-        std::fprintf(stderr, "ambitctl: istiod rejected %s %s/%s: %s\n", x.value("kind", "").c_str(),
-                     x.value("namespace", "").c_str(), x.value("name", "").c_str(), x.value("reason", "").c_str());
-        if (!w.rejected) {
-          if (w.previous) {
-            (void)crypto::write_file_atomic(w.path, *w.previous);
-          } else {
-            ::unlink(w.path.c_str());
-          }
-        }
-        w.rejected = true;
-        rc = 1;
-      }
+  for (const auto& r : *results) {
+    if (r.verb == "rejected") {
+      std::fprintf(stderr, "ambitctl: istiod rejected %s\n", r.error.c_str());
+      rc = 1;
     }
-  }
-  for (const auto& w : results) {
-    std::printf("%s %s\n", w.what.c_str(),
-                w.rejected ? (w.previous ? "rejected (previous version kept)" : "rejected (not created)") : w.verb.c_str());
+    std::printf("%s %s\n", r.what.c_str(),
+                r.verb != "rejected" ? r.verb.c_str() : r.kept_previous ? "rejected (previous version kept)" : "rejected (not created)");
   }
   if (wait && rc == 0) {
     if (auto s = wait_pods_running(*plan, 120); !s.ok()) return fail(s);
@@ -465,19 +386,21 @@ int local_apply(const LocalOptions& o, const std::vector<std::string>& files, bo
   return rc;
 }
 
-int local_delete(const LocalOptions& o, const std::vector<std::string>& files) {
+int local_delete(const CliOptions& o, const std::vector<std::string>& files) {
   auto plan = MeshPlan::load(o.dir);
   if (!plan.ok()) return fail(plan.status());
   auto objs = read_manifests(files, o.ns);
   if (!objs.ok()) return fail(objs.status());
+  LocalObjectStore store(*plan);
   for (const auto& m : *objs) {
-    bool removed = ::unlink(object_path(*plan, m).c_str()) == 0;
-    std::printf("%s/%s %s\n", lower_kind(m).c_str(), m.name.c_str(), removed ? "deleted" : "not found");
+    auto removed = store.remove(m.kind, m.ns, m.name);
+    if (!removed.ok()) return fail(removed.status());
+    std::printf("%s/%s %s\n", lower_kind(m).c_str(), m.name.c_str(), *removed ? "deleted" : "not found");
   }
   return 0;
 }
 
-int local_exec(const LocalOptions& o, const std::string& pod, const std::string& node, const std::vector<std::string>& argv) {
+int local_exec(const CliOptions& o, const std::string& pod, const std::string& node, const std::vector<std::string>& argv) {
   auto plan = MeshPlan::load(o.dir);
   if (!plan.ok()) return fail(plan.status());
   if (argv.empty()) return fail(absl::InvalidArgumentError("no command given: ambitctl local exec POD -- CMD..."));
@@ -519,7 +442,7 @@ int local_exec(const LocalOptions& o, const std::string& pod, const std::string&
   return fail(errno_error(errno, "exec ", argv[0]));
 }
 
-int local_status(const LocalOptions& o) {
+int local_status(const CliOptions& o) {
   auto plan = MeshPlan::load(o.dir);
   if (!plan.ok()) return fail(plan.status());
   json st = read_json(plan->status_file());
@@ -578,7 +501,7 @@ int local_status(const LocalOptions& o) {
   return 0;
 }
 
-int local_logs(const LocalOptions& o, const std::string& pod, const std::string& node, const std::string& component,
+int local_logs(const CliOptions& o, const std::string& pod, const std::string& node, const std::string& component,
                const std::string& container, int tail, bool follow) {
   auto plan = MeshPlan::load(o.dir);
   if (!plan.ok()) return fail(plan.status());
@@ -629,7 +552,7 @@ int local_logs(const LocalOptions& o, const std::string& pod, const std::string&
   return 0;
 }
 
-int local_component(const LocalOptions& o, const std::string& action, const std::string& component, const std::string& node) {
+int local_component(const CliOptions& o, const std::string& action, const std::string& component, const std::string& node) {
   auto plan = MeshPlan::load(o.dir);
   if (!plan.ok()) return fail(plan.status());
   std::vector<std::string> names;
@@ -669,85 +592,6 @@ int local_component(const LocalOptions& o, const std::string& action, const std:
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   for (const auto& n : names) std::printf("%s %s\n", n.c_str(), want_running ? "started" : "stopped");
-  return 0;
-}
-
-int dataplane_label(const LocalOptions& o, bool enroll, const std::string& target) {
-  auto plan = MeshPlan::load(o.dir);
-  if (!plan.ok()) return fail(plan.status());
-  if (o.ns.empty()) return fail(absl::InvalidArgumentError("-n NAMESPACE is required"));
-  const std::string key = "istio.io/dataplane-mode";
-  Manifest m;
-  std::string path;
-  if (target.empty()) {
-    m.api_version = "v1";
-    m.kind = "Namespace";
-    m.name = o.ns;
-    path = plan->config_dir() + "/" + m.file_name();
-    auto text = crypto::read_file(path);
-    if (text.ok()) {
-      auto ms = parse_manifests(*text, path, o.ns);
-      if (!ms.ok() || ms->size() != 1) return fail(absl::DataLossError(str_cat(path, " does not hold one Namespace")));
-      m = (*ms)[0];
-    } else {
-      m.node = YAML::Load(str_cat("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ", o.ns, "\n"));
-    }
-  } else {
-    std::string kind = "Pod", name = target;
-    if (target.rfind("deployment/", 0) == 0) {
-      kind = "Deployment";
-      name = target.substr(11);
-    } else if (target.rfind("pod/", 0) == 0) {
-      name = target.substr(4);
-    }
-    m.kind = kind;
-    m.ns = o.ns;
-    m.name = name;
-    path = plan->workloads_dir() + "/" + m.file_name();
-    auto text = crypto::read_file(path);
-    if (!text.ok()) {
-      return fail(absl::NotFoundError(str_cat(kind, " ", o.ns, "/", name,
-                                              " was not applied with `ambitctl local apply` (a replica of a Deployment is "
-                                              "labelled through deployment/NAME)")));
-    }
-    auto ms = parse_manifests(*text, path, o.ns);
-    if (!ms.ok() || ms->size() != 1) return fail(absl::DataLossError(str_cat(path, " does not hold one ", kind)));
-    m = (*ms)[0];
-  }
-  // A namespace is enrolled by the label and released by removing it; a pod is enrolled
-  // explicitly or opted out with "none" (which wins over its namespace's label, as in Istio).
-  std::string value = enroll ? "ambient" : (m.kind == "Namespace" ? "" : "none");
-  bool changed = set_label(m, key, value);
-  if (changed) {
-    if (auto s = crypto::write_file_atomic(path, m.yaml()); !s.ok()) return fail(s);
-  }
-  std::string kind = m.kind;
-  std::transform(kind.begin(), kind.end(), kind.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  std::printf("%s/%s %s (%s%s)\n", kind.c_str(), m.name.c_str(), changed ? "labeled" : "unchanged", key.c_str(),
-              value.empty() ? " removed" : ("=" + value).c_str());
-  return 0;
-}
-
-int ztunnel_config(const LocalOptions& o, const std::string& section, const std::string& node) {
-  auto plan = MeshPlan::load(o.dir);
-  if (!plan.ok()) return fail(plan.status());
-  auto i = plan->node_index(node.empty() ? "node1" : node);
-  if (!i.ok()) return fail(i.status());
-  auto r = http_get_in_netns(plan->node_netns(*i), 15000, "/config_dump");
-  if (!r.ok()) return fail(absl::UnavailableError(str_cat("ztunnel on ", plan->node_name(*i), ": ", r.status().message())));
-  if (r->status != 200) return fail(absl::UnavailableError(str_cat("ztunnel on ", plan->node_name(*i), " answered ", r->status)));
-  auto dump = json::parse(r->body, nullptr, false);
-  if (dump.is_discarded()) return fail(absl::DataLossError("ztunnel's config_dump is not JSON"));
-  ZtunnelConfigFilter f{.ns = o.ns};
-  if (o.output == "json" || o.output == "yaml") {
-    auto j = ztunnel_config_json(dump, section, f);
-    if (!j.ok()) return fail(j.status());
-    std::fputs(render_structured(*j, o.output).c_str(), stdout);
-    return 0;
-  }
-  auto t = ztunnel_config_table(dump, section, f);
-  if (!t.ok()) return fail(t.status());
-  std::fputs(t->c_str(), stdout);
   return 0;
 }
 

@@ -139,6 +139,7 @@ absl::Status assign_cluster_ip(Manifest& svc, std::set<std::string>& used) {
 
 std::string PodTemplate::spec_hash() const {
   std::string s = str_cat(node_name, "|", service_account, "|", restart_policy, "|");
+  if (readiness_http) str_append(&s, "probe:", readiness_http->first, ":", readiness_http->second, "|");
   for (const auto& c : containers) {
     str_append(&s, c.name, "{", join(c.command, "\x1f"), "}");
     for (const auto& [k, v] : c.env) str_append(&s, k, "=", v, ";");
@@ -184,6 +185,21 @@ absl::StatusOr<PodTemplate> pod_from_spec(const YAML::Node& meta, const YAML::No
     }
     if (c.command.empty()) {
       return absl::InvalidArgumentError(str_cat(at, " needs command (local mode runs processes, not images)"));
+    }
+    if (const YAML::Node& probe = cs[i]["readinessProbe"]; probe && probe.IsMap() && !p.readiness_http) {
+      const YAML::Node& get = probe["httpGet"];
+      if (get && get.IsMap()) {
+        int port = 0;
+        try {
+          port = get["port"].as<int>();
+        } catch (const YAML::Exception&) {
+        }
+        if (port < 1 || port > 65535) {
+          return absl::InvalidArgumentError(str_cat(at, ".readinessProbe.httpGet.port must be a port number"));
+        }
+        std::string path = scalar(get["path"]);
+        p.readiness_http = std::make_pair(path.empty() ? std::string("/") : path, port);
+      }
     }
     if (const YAML::Node& env = cs[i]["env"]; env && env.IsSequence()) {
       for (const auto& e : env) {
@@ -236,7 +252,7 @@ absl::StatusOr<std::vector<PodTemplate>> expand_workload(const Manifest& m) {
 }
 
 std::string realized_pod_yaml(const PodTemplate& pod, const std::string& node, const std::string& ip,
-                              const std::string& uid) {
+                              const std::string& uid, bool ready) {
   YAML::Emitter e;
   e << YAML::BeginMap << YAML::Key << "apiVersion" << YAML::Value << "v1" << YAML::Key << "kind" << YAML::Value << "Pod";
   e << YAML::Key << "metadata" << YAML::Value << YAML::BeginMap;
@@ -266,7 +282,8 @@ std::string realized_pod_yaml(const PodTemplate& pod, const std::string& node, c
   e << YAML::Key << "status" << YAML::Value << YAML::BeginMap;
   e << YAML::Key << "phase" << YAML::Value << "Running" << YAML::Key << "podIP" << YAML::Value << ip;
   e << YAML::Key << "conditions" << YAML::Value << YAML::BeginSeq << YAML::BeginMap << YAML::Key << "type"
-    << YAML::Value << "Ready" << YAML::Key << "status" << YAML::Value << YAML::DoubleQuoted << "True" << YAML::EndMap
+    << YAML::Value << "Ready" << YAML::Key << "status" << YAML::Value << YAML::DoubleQuoted << (ready ? "True" : "False")
+    << YAML::EndMap
     << YAML::EndSeq;
   e << YAML::EndMap << YAML::EndMap;
   return std::string(e.c_str()) + "\n";

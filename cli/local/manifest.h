@@ -11,6 +11,8 @@
 #pragma once
 
 #include <map>
+#include <optional>
+#include <utility>
 #include <set>
 #include <string>
 #include <vector>
@@ -25,6 +27,26 @@ struct Manifest {
   std::string api_version, kind, ns, name;
   YAML::Node node;
   std::string source;  // "file.yaml (document 2)"
+
+  // YAML::Node's assignment writes through to the document the left side refers to (a Node is a
+  // reference), so assigning Manifests — std::sort does — would overwrite one object's YAML with
+  // another's. Assignment here rebinds the reference instead; copies share the document, as a
+  // YAML::Node copy does (YAML::Clone for an independent one).
+  Manifest() = default;
+  Manifest(const Manifest&) = default;
+  Manifest(Manifest&&) = default;
+  Manifest& operator=(const Manifest& o) {
+    if (this != &o) {
+      api_version = o.api_version;
+      kind = o.kind;
+      ns = o.ns;
+      name = o.name;
+      node.reset(o.node);
+      source = o.source;
+    }
+    return *this;
+  }
+  Manifest& operator=(Manifest&& o) { return *this = static_cast<const Manifest&>(o); }
 
   bool namespaced() const { return kind != "Namespace" && kind != "Node"; }
   bool workload() const { return kind == "Pod" || kind == "Deployment"; }
@@ -57,6 +79,10 @@ struct PodTemplate {
   std::string restart_policy = "Always";  // Always | OnFailure | Never
   std::vector<Container> containers;
   std::string owner;  // "Deployment/<name>" for replicas
+  // The first container's readinessProbe.httpGet (path, port), if any. With one, the pod is Ready
+  // only while every container runs and GET 127.0.0.1:<port><path> in the pod answers 200;
+  // without, it is Ready as soon as it is scheduled (the local mesh's behaviour before probes).
+  std::optional<std::pair<std::string, int>> readiness_http;
   // For replicas: the ReplicaSet a Deployment controller would have made ("<deploy>-<hash>") and
   // its pod-template-hash, so istiod derives the workload name (the Deployment's) as in Kubernetes.
   std::string replica_set, template_hash;
@@ -71,7 +97,7 @@ absl::StatusOr<std::vector<PodTemplate>> expand_workload(const Manifest& m);
 // The Pod object the supervisor writes for istiod: labels, node, service account, uid, and a
 // Running status with the pod IP.
 std::string realized_pod_yaml(const PodTemplate& pod, const std::string& node, const std::string& ip,
-                              const std::string& uid);
+                              const std::string& uid, bool ready = true);
 
 // Sets (value non-empty) or removes a label on a manifest's metadata (or a Deployment's
 // pod template). Returns whether anything changed.

@@ -72,6 +72,7 @@ struct MeshPlan {
   }
   std::string logs_dir() const { return path("logs"); }
   std::string run_dir() const { return path("run"); }
+  std::string status_dir() const { return path("status"); }  // istiod reports objects' status here
   std::string status_file() const { return path("run/status.json"); }
   std::string supervisor_pid_file() const { return path("run/supervisor.pid"); }
   std::string stopped_marker(const std::string& component) const { return path("run/stopped/" + component); }

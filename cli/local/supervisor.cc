@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/local/manifest.h"
+#include "cli/local/node_http.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/certificate.h"
@@ -110,6 +111,8 @@ struct PodRun {
   std::string message;
   std::vector<ContainerRun> containers;
   std::string labels_fingerprint;
+  bool ready = true;  // the Ready condition in the Pod object istiod sees
+  Clock::time_point next_probe{};
 };
 
 std::string labels_fingerprint(const PodTemplate& t) {
@@ -158,8 +161,13 @@ class Supervisor {
     istiod.netns = plan_.node_netns(1);
     istiod.cgroup = control;
     istiod.log = plan_.logs_dir() + "/istiod.log";
+    // The waypoint deployment controller writes Deployments where the supervisor reads pods, and
+    // status where `ambitctl waypoint` reads it; waypoint pods reach istiod at node1's underlay
+    // address (every node routes to the hub).
     istiod.argv = {plan_.bin("istiod"), "--config-dir", plan_.config_dir(), "--ca-dir", plan_.ca_dir(),
-                   "--grpc-address", "0.0.0.0:15012", "--plaintext-address", "", "--http-port", "15014"};
+                   "--grpc-address", "0.0.0.0:15012", "--plaintext-address", "", "--http-port", "15014",
+                   "--workloads-dir", plan_.workloads_dir(), "--status-dir", plan_.path("status"),
+                   "--waypoint-xds-address", plan_.node_ip(1) + ":15012"};
     components_.push_back(std::move(istiod));
     for (int i = 1; i <= plan_.nodes; ++i) {
       AMBIT_ASSIGN_OR_RETURN(std::string node_cg, sim::create_cgroup(plan_.node_cgroup(i)));
@@ -380,6 +388,7 @@ class Supervisor {
     pod->host_if = str_cat("vp", ++veth_seq_);
     pod->log_dir = str_cat(plan_.logs_dir(), "/pods/", tmpl.ns, "/", tmpl.name);
     pod->labels_fingerprint = labels_fingerprint(tmpl);
+    pod->ready = !tmpl.readiness_http;  // with a probe: not Ready until it passes
     std::string node_ns = plan_.node_netns(pod->node);
     auto fail = [&](const absl::Status& s) {
       (void)sim::del_netns(pod->netns);
@@ -415,7 +424,7 @@ class Supervisor {
   absl::Status write_pod_object(PodRun& pod) {
     pod.labels_fingerprint = labels_fingerprint(pod.tmpl);
     return crypto::write_file_atomic(pod_object_file(pod),
-                                     realized_pod_yaml(pod.tmpl, plan_.node_name(pod.node), pod.ip, pod.uid));
+                                     realized_pod_yaml(pod.tmpl, plan_.node_name(pod.node), pod.ip, pod.uid, pod.ready));
   }
 
   // The pod's service-account token, bound to its uid: as a kubelet projects one into the pod.
@@ -507,6 +516,28 @@ class Supervisor {
       }
       if (!c.proc && !c.finished && now >= c.next_start) start_container(pod, c);
     }
+    probe_readiness(pod);
+  }
+
+  // A pod with a readiness probe is Ready while all its containers run and the probe answers 200
+  // (probed once a second, as periodSeconds: 1); the Pod object is rewritten when that changes,
+  // which is how istiod learns whether a waypoint has a ready pod.
+  void probe_readiness(PodRun& pod) {
+    if (!pod.tmpl.readiness_http || pod.phase != PodPhase::kRunning) return;
+    auto now = Clock::now();
+    bool running = std::all_of(pod.containers.begin(), pod.containers.end(), [](const ContainerRun& c) { return c.proc.has_value(); });
+    bool ready = false;
+    if (running) {
+      if (now < pod.next_probe) return;
+      pod.next_probe = now + std::chrono::seconds(1);
+      auto r = http_get_in_netns(pod.netns, pod.tmpl.readiness_http->second, pod.tmpl.readiness_http->first,
+                                 milliseconds(300));
+      ready = r.ok() && r->status == 200;
+    }
+    if (ready == pod.ready) return;
+    pod.ready = ready;
+    say("pod ", pod.key, ready ? " ready" : " not ready");
+    if (auto s = write_pod_object(pod); !s.ok()) note_error(pod.key, s.ToString());
   }
 
   void start_container(PodRun& pod, ContainerRun& c) {
@@ -599,7 +630,7 @@ class Supervisor {
       auto label = p->tmpl.labels.find("istio.io/dataplane-mode");
       pods.push_back({{"namespace", p->tmpl.ns}, {"name", p->tmpl.name}, {"uid", p->uid},
                       {"node", plan_.node_name(p->node)}, {"ip", p->ip}, {"phase", phase},
-                      {"ready", str_cat(ready, "/", p->containers.size())}, {"restarts", restarts},
+                      {"ready", str_cat(ready, "/", p->containers.size())}, {"podReady", p->ready}, {"restarts", restarts},
                       {"netns", p->netns}, {"cgroup", p->cgroup}, {"message", p->message},
                       {"dataplaneMode", label == p->tmpl.labels.end() ? "" : label->second},
                       {"containers", cs}});

@@ -1,5 +1,6 @@
 #include "istiod/ambient/index.h"
 
+#include <functional>
 #include <mutex>
 
 #include "common/base/strings.h"
@@ -18,8 +19,10 @@ AmbientIndex::NsMap& AmbientIndex::inputs(Kind k) {
     case Kind::kNode: return nodes_;
     case Kind::kAuthorizationPolicy: return authz_;
     case Kind::kPeerAuthentication: return peer_authn_;
+    case Kind::kGatewayClass: return gateway_classes_;
     case Kind::kGateway: return gateways_;
     case Kind::kHTTPRoute: return routes_;
+    case Kind::kGRPCRoute: return grpc_routes_;
   }
   return routes_;
 }
@@ -49,8 +52,7 @@ Changes AmbientIndex::resync(const std::vector<ObjectPtr>& all) {
   std::set<ObjectKey> keep;
   for (const auto& o : all) keep.insert(o->key());
   std::vector<ObjectPtr> gone;
-  for (Kind k : {Kind::kNamespace, Kind::kPod, Kind::kService, Kind::kServiceAccount, Kind::kNode,
-                 Kind::kAuthorizationPolicy, Kind::kPeerAuthentication, Kind::kGateway, Kind::kHTTPRoute}) {
+  for (Kind k : kAllKinds) {
     for (const auto& [ns, objs] : inputs(k)) {
       for (const auto& [name, o] : objs) {
         if (!keep.count(o->key())) gone.push_back(o);
@@ -58,12 +60,14 @@ Changes AmbientIndex::resync(const std::vector<ObjectPtr>& all) {
     }
   }
   for (const auto& o : gone) remove(o, &out);
-  // Namespaces first so that pods see their namespace labels on the first build.
+  // Namespaces and gateways first so that pods see their namespace labels and waypoints on the
+  // first build.
+  auto early = [](Kind k) { return k == Kind::kNamespace || k == Kind::kGatewayClass || k == Kind::kGateway; };
   for (const auto& o : all) {
-    if (o->kind == Kind::kNamespace || o->kind == Kind::kGateway) upsert(o, &out);
+    if (early(o->kind)) upsert(o, &out);
   }
   for (const auto& o : all) {
-    if (o->kind != Kind::kNamespace && o->kind != Kind::kGateway) upsert(o, &out);
+    if (!early(o->kind)) upsert(o, &out);
   }
   return out;
 }
@@ -107,6 +111,8 @@ void AmbientIndex::on_changed(const ConfigObject* before, const ConfigObject* af
         return sel && !sel->empty() && selector_matches(*sel, l);
       };
       rebuild_pods_matching(ns, [&](const Labels& l) { return selects(before, l) || selects(after, l); }, out);
+      // A waypoint's address is its Service.
+      if (get(Kind::kGateway, ns, name)) refresh_waypoint(WaypointRef{ns, name}, out);
       break;
     }
     case Kind::kAuthorizationPolicy: {
@@ -121,6 +127,14 @@ void AmbientIndex::on_changed(const ConfigObject* before, const ConfigObject* af
         for (const auto& [pns, _] : pods_) rebuild_pods_matching(pns, pred, out);
       } else {
         rebuild_pods_matching(ns, pred, out);
+      }
+      // Whether an ALLOW applies to a pod behind a waypoint decides its implicit waypoint policy;
+      // namespace-wide, mesh-wide and targetRefs policies are not found through selectors.
+      auto scoped = [](const ConfigObject* p) {
+        return p && p->as<AuthorizationPolicy>().selector.has_value() && p->as<AuthorizationPolicy>().target_refs.empty();
+      };
+      if (mesh_.waypoint_bypass_protection && (!scoped(before) || !scoped(after))) {
+        rebuild_waypoint_protected_pods(out);
       }
       break;
     }
@@ -140,19 +154,25 @@ void AmbientIndex::on_changed(const ConfigObject* before, const ConfigObject* af
       }
       break;
     }
-    case Kind::kGateway: {
-      auto it = waypoint_users_.find(WaypointRef{ns, name});
-      if (it == waypoint_users_.end()) break;
-      std::set<ObjectKey> users = it->second;  // rebuilding edits the reverse index
-      for (const auto& k : users) {
-        if (k.kind == Kind::kPod) rebuild_pod(k.ns, k.name, out);
-        if (k.kind == Kind::kService) rebuild_service(k.ns, k.name, out);
+    case Kind::kGateway:
+      refresh_waypoint(WaypointRef{ns, name}, out);
+      rebuild_waypoint_users(WaypointRef{ns, name}, out);
+      break;
+    case Kind::kGatewayClass: {
+      // Its istio.io/waypoint-for label is the default of its Gateways.
+      std::vector<WaypointRef> refs;
+      for (const auto& [gns, gws] : gateways_) {
+        for (const auto& [gname, g] : gws) {
+          if (g->as<Gateway>().gateway_class == name) refs.push_back(WaypointRef{gns, gname});
+        }
       }
+      for (const auto& r : refs) rebuild_waypoint_users(r, out);
       break;
     }
     case Kind::kNode:
     case Kind::kServiceAccount:
     case Kind::kHTTPRoute:
+    case Kind::kGRPCRoute:
       break;  // stored for debug views and later consumers; no WDS output depends on them
   }
 }
@@ -223,25 +243,73 @@ void AmbientIndex::rebuild_pod(const std::string& ns, const std::string& name, C
   std::string new_uid;
   ResourcePtr res;
   std::optional<WaypointRef> wref;
+  std::vector<WaypointRef> behind;  // bound waypoints: its own and its Services'
   if (pod) {
     const ConfigObject* nso = get(Kind::kNamespace, "", ns);
     const Labels* ns_labels = nso ? &nso->meta.labels : nullptr;
     WorkloadInputs in;
     in.pod = pod;
     in.ns_labels = ns_labels;
+    std::vector<const ConfigObject*> selecting;
     if (auto it = services_.find(ns); it != services_.end()) {
-      for (const auto& [_, s] : it->second) in.services.push_back(s.get());
+      for (const auto& [_, s] : it->second) {
+        in.services.push_back(s.get());
+        const auto& sel = s->as<Service>().selector;
+        if (sel && !sel->empty() && selector_matches(*sel, pod->meta.labels)) selecting.push_back(s.get());
+      }
     }
     in.authorization_policies = workload_policies(*pod);
     in.node = pod->as<Pod>().node_name.empty() ? nullptr : get(Kind::kNode, "", pod->as<Pod>().node_name);
-    auto lookup = [this](const std::string& gns, const std::string& gname) { return get(Kind::kGateway, gns, gname); };
-    if (auto w = build_workload(in, lookup, mesh_)) {
+    Binding b = bind_waypoint(pod->meta, ns_labels, BindKind::kWorkload,
+                              [this](const std::string& gns, const std::string& gname) { return waypoint_facts(gns, gname); },
+                              mesh_);
+    in.waypoint = b.address;
+    wref = b.ref;
+    if (b.bound()) behind.push_back(*b.ref);
+    for (const ConfigObject* s : selecting) {
+      auto bit = bindings_.find(s->key());
+      if (bit != bindings_.end() && bit->second.bound()) behind.push_back(*bit->second.ref);
+    }
+    std::sort(behind.begin(), behind.end());
+    behind.erase(std::unique(behind.begin(), behind.end()), behind.end());
+    if (mesh_.waypoint_bypass_protection && !behind.empty()) {
+      std::vector<std::string> svc_names;
+      for (const ConfigObject* s : selecting) svc_names.push_back(s->meta.name);
+      std::vector<const ConfigObject*> ns_aps, root_aps, wp_aps;
+      auto collect = [&](const std::string& cns, std::vector<const ConfigObject*>* v) {
+        if (auto it = authz_.find(cns); it != authz_.end()) {
+          for (const auto& [_, o] : it->second) v->push_back(o.get());
+        }
+      };
+      collect(ns, &ns_aps);
+      if (ns != mesh_.root_namespace) collect(mesh_.root_namespace, &root_aps);
+      for (const auto& w : behind) {
+        if (w.ns != ns && w.ns != mesh_.root_namespace) collect(w.ns, &wp_aps);
+      }
+      if (allow_policy_applies(ns, pod->meta.labels, behind, svc_names, ns_aps, root_aps, wp_aps, mesh_)) {
+        for (const auto& w : behind) {
+          in.authorization_policies.push_back(str_cat(w.ns, "/", implicit_waypoint_policy_name(w)));
+        }
+      }
+    }
+    if (auto w = build_workload(in, mesh_)) {
       istio::workload::Address addr;
       *addr.mutable_workload() = std::move(*w);
       new_uid = addr.workload().uid();
       res = make_resource(new_uid, kAddressType, addr, address_aliases(addr));
     }
-    wref = waypoint_ref(pod->meta, ns_labels);
+    if (b.ref) {
+      bindings_[okey] = std::move(b);
+    } else {
+      bindings_.erase(okey);
+    }
+  } else {
+    bindings_.erase(okey);
+  }
+  if (behind.empty()) {
+    pod_waypoints_.erase(okey);
+  } else {
+    pod_waypoints_[okey] = behind;
   }
   auto old = pod_uid_.find(key);
   if (old != pod_uid_.end() && old->second != new_uid) {
@@ -252,17 +320,31 @@ void AmbientIndex::rebuild_pod(const std::string& ns, const std::string& name, C
     set_output(kAddressType, new_uid, std::move(res), out);
     pod_uid_[key] = new_uid;
   }
+  set_user(okey, wref);
 
-  // Waypoint reverse index.
-  if (auto w = waypoint_of_.find(okey); w != waypoint_of_.end()) {
-    waypoint_users_[w->second].erase(okey);
-    if (waypoint_users_[w->second].empty()) waypoint_users_.erase(w->second);
-    waypoint_of_.erase(w);
+  // Waypoint membership: a ready pod of a waypoint's Deployment counts towards its readiness.
+  std::optional<WaypointRef> member_was;
+  if (auto m = member_of_.find(key); m != member_of_.end()) {
+    member_was = m->second;
+    ready_members_[m->second].erase(name);
+    if (ready_members_[m->second].empty()) ready_members_.erase(m->second);
+    member_of_.erase(m);
   }
-  if (wref) {
-    waypoint_of_[okey] = *wref;
-    waypoint_users_[*wref].insert(okey);
+  std::optional<WaypointRef> member_now;
+  if (pod) {
+    auto gl = pod->meta.labels.find(kGatewayNameLabel);
+    const Pod& p = pod->as<Pod>();
+    bool terminal = p.phase == "Succeeded" || p.phase == "Failed";
+    bool ready = !p.ips.empty() && !terminal && !pod->meta.deleting &&
+                 p.ready.value_or(p.phase.empty() || p.phase == "Running");
+    if (gl != pod->meta.labels.end() && ready) {
+      member_now = WaypointRef{ns, gl->second};
+      member_of_[key] = *member_now;
+      ready_members_[*member_now].insert(name);
+    }
   }
+  if (member_was) refresh_waypoint(*member_was, out);
+  if (member_now && member_now != member_was) refresh_waypoint(*member_now, out);
 
   // Node -> (ns, sa) counts for the CA's impersonation check: swap this pod's contribution.
   std::unique_lock lock(mu_);
@@ -308,24 +390,114 @@ void AmbientIndex::rebuild_service(const std::string& ns, const std::string& nam
   if (svc) {
     const ConfigObject* nso = get(Kind::kNamespace, "", ns);
     const Labels* ns_labels = nso ? &nso->meta.labels : nullptr;
-    auto lookup = [this](const std::string& gns, const std::string& gname) { return get(Kind::kGateway, gns, gname); };
-    if (auto s = build_service(*svc, ns_labels, lookup, mesh_)) {
+    Binding b = bind_waypoint(svc->meta, ns_labels, BindKind::kService,
+                              [this](const std::string& gns, const std::string& gname) { return waypoint_facts(gns, gname); },
+                              mesh_);
+    if (auto s = build_service(*svc, b.address, mesh_)) {
       istio::workload::Address addr;
       *addr.mutable_service() = std::move(*s);
       res = make_resource(rname, kAddressType, addr, address_aliases(addr));
     }
-    wref = waypoint_ref(svc->meta, ns_labels);
+    wref = b.ref;
+    if (b.ref) {
+      bindings_[okey] = std::move(b);
+    } else {
+      bindings_.erase(okey);
+    }
+  } else {
+    bindings_.erase(okey);
   }
   set_output(kAddressType, rname, std::move(res), out);
-  if (auto w = waypoint_of_.find(okey); w != waypoint_of_.end()) {
-    waypoint_users_[w->second].erase(okey);
+  set_user(okey, wref);
+}
+
+void AmbientIndex::set_user(const ObjectKey& key, const std::optional<WaypointRef>& ref) {
+  if (auto w = waypoint_of_.find(key); w != waypoint_of_.end()) {
+    waypoint_users_[w->second].erase(key);
     if (waypoint_users_[w->second].empty()) waypoint_users_.erase(w->second);
     waypoint_of_.erase(w);
   }
-  if (wref) {
-    waypoint_of_[okey] = *wref;
-    waypoint_users_[*wref].insert(okey);
+  if (ref) {
+    waypoint_of_[key] = *ref;
+    waypoint_users_[*ref].insert(key);
   }
+}
+
+WaypointFacts AmbientIndex::waypoint_facts(const std::string& ns, const std::string& name) const {
+  WaypointFacts f;
+  f.gateway = get(Kind::kGateway, ns, name);
+  if (!f.gateway) return f;
+  const Gateway& g = f.gateway->as<Gateway>();
+  f.gateway_class = get(Kind::kGatewayClass, "", g.gateway_class);
+  // status.addresses: what the object carries (Kubernetes), or what istiod writes once the
+  // waypoint's Service exists (gateway/status.h).
+  f.has_address = !g.status_addresses.empty() || get(Kind::kService, ns, name) != nullptr;
+  auto it = ready_members_.find(WaypointRef{ns, name});
+  f.ready_pods = it == ready_members_.end() ? 0 : static_cast<int>(it->second.size());
+  return f;
+}
+
+void AmbientIndex::refresh_waypoint(const WaypointRef& ref, Changes* out) {
+  WaypointFacts f = waypoint_facts(ref.ns, ref.name);
+  // The implicit allow policy exists while the Gateway is a waypoint, ready or not (workloads
+  // reference it only while bound).
+  std::string pname = str_cat(ref.ns, "/", implicit_waypoint_policy_name(ref));
+  ResourcePtr res;
+  if (mesh_.waypoint_bypass_protection && f.gateway && is_waypoint(f.gateway->as<Gateway>())) {
+    // The generated Deployment runs as the ServiceAccount named after the Gateway (Istio's
+    // waypoint template does the same).
+    res = make_resource(pname, kAuthorizationType, implicit_waypoint_policy(ref, ref.name, mesh_));
+  }
+  set_output(kAuthorizationType, pname, std::move(res), out);
+
+  // Users are rebuilt when readiness, or the reason it is not ready, changes: the reason is their
+  // WaypointBound message. Rebuilding an object whose WDS output stays the same pushes nothing.
+  // No Gateway is state "", the same as never seen: pods labelled for a Gateway that does not
+  // exist must not look like a change on every rebuild.
+  std::string why;
+  std::string state = !f.gateway ? std::string() : waypoint_ready(f, &why) ? std::string("ready") : why;
+  auto it = waypoint_ready_.find(ref);
+  std::string was = it == waypoint_ready_.end() ? std::string() : it->second;
+  if (state.empty()) {
+    waypoint_ready_.erase(ref);
+  } else {
+    waypoint_ready_[ref] = state;
+  }
+  if (state != was) rebuild_waypoint_users(ref, out);
+}
+
+void AmbientIndex::rebuild_waypoint_users(const WaypointRef& ref, Changes* out) {
+  auto it = waypoint_users_.find(ref);
+  if (it == waypoint_users_.end()) return;
+  // A user can also be a member of a waypoint (config may label anything), and rebuilding a
+  // member refreshes its waypoint: never re-enter the same waypoint's users.
+  if (!rebuilding_users_.insert(ref).second) return;
+  struct Done {
+    std::set<WaypointRef>* s;
+    WaypointRef r;
+    ~Done() { s->erase(r); }
+  } done{&rebuilding_users_, ref};
+  std::set<ObjectKey> users = it->second;  // rebuilding edits the reverse index
+  for (const auto& k : users) {
+    if (k.kind == Kind::kPod) rebuild_pod(k.ns, k.name, out);
+    if (k.kind == Kind::kService) {
+      rebuild_service(k.ns, k.name, out);
+      // Its pods' implicit waypoint policies follow the Service's binding.
+      if (const ConfigObject* s = get(Kind::kService, k.ns, k.name)) {
+        const auto& sel = s->as<Service>().selector;
+        if (sel && !sel->empty()) {
+          Labels copy = *sel;
+          rebuild_pods_matching(k.ns, [&](const Labels& l) { return selector_matches(copy, l); }, out);
+        }
+      }
+    }
+  }
+}
+
+void AmbientIndex::rebuild_waypoint_protected_pods(Changes* out) {
+  std::vector<ObjectKey> pods;
+  for (const auto& [k, _] : pod_waypoints_) pods.push_back(k);
+  for (const auto& k : pods) rebuild_pod(k.ns, k.name, out);
 }
 
 void AmbientIndex::rebuild_authorization(const std::string& ns, const std::string& name, Changes* out) {

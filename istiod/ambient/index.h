@@ -5,7 +5,10 @@
 // Workload; a Service change rebuilds the Service and the pods its old or new selector picks; a
 // Namespace label change rebuilds that namespace; a policy change rebuilds the policy and the
 // workloads it selects; a Gateway change rebuilds what refers to it — so the cost of one change
-// does not grow with unrelated objects. apply() reports the resource names whose content changed
+// does not grow with unrelated objects. Waypoints (ambient/waypoints.h) add three triggers: a
+// Gateway, its GatewayClass, its Service and its pods' readiness decide whether it is ready, and a
+// change of that rebuilds exactly the Services and Pods that ask for it. apply() reports the
+// resource names whose content changed
 // (added, updated or removed), which is exactly what the delta xDS server pushes.
 //
 // Threading: apply() runs on one thread (the config thread). Readers (xDS connections, debug
@@ -24,6 +27,7 @@
 #include "istio/workload/workload.pb.h"
 #include "istiod/ambient/mesh_config.h"
 #include "istiod/ambient/resource.h"
+#include "istiod/ambient/waypoints.h"
 #include "istiod/ambient/workload_builder.h"
 #include "istiod/config/source.h"
 
@@ -62,9 +66,15 @@ class AmbientIndex {
     std::vector<std::string> ips;
   };
   std::optional<PodBinding> pod_binding(const std::string& ns, const std::string& name) const;
-  // Input objects for debug views.
+  // Input objects for debug views and the gateway controllers. Control thread only.
   std::vector<ObjectPtr> objects(Kind kind) const;
+  const ConfigObject* object(Kind k, const std::string& ns, const std::string& name) const { return get(k, ns, name); }
   const MeshConfig& mesh() const { return mesh_; }
+
+  // Waypoint state for the status writer and the deployment controller. Control thread only.
+  WaypointFacts waypoint_facts(const std::string& ns, const std::string& name) const;
+  // The binding of every Service and Pod that asks for a waypoint (Binding::ref set).
+  const std::map<ObjectKey, Binding>& waypoint_bindings() const { return bindings_; }
 
  private:
   using NsMap = std::map<std::string, std::map<std::string, ObjectPtr>>;  // ns -> name -> obj
@@ -84,16 +94,34 @@ class AmbientIndex {
   void rebuild_peer_authentication(const std::string& ns, const std::string& name, Changes* out);
   void rebuild_static_policies(Changes* out);
   std::vector<std::string> workload_policies(const ConfigObject& pod) const;
+  // Waypoints: readiness, the implicit allow policy, and the objects bound to one.
+  void refresh_waypoint(const WaypointRef& ref, Changes* out);
+  void rebuild_waypoint_users(const WaypointRef& ref, Changes* out);
+  void rebuild_waypoint_protected_pods(Changes* out);
+  void set_user(const ObjectKey& key, const std::optional<WaypointRef>& ref);
+  std::vector<std::string> implicit_waypoint_policies(const ConfigObject& pod, const Labels* ns_labels,
+                                                      const std::optional<WaypointRef>& own,
+                                                      const std::vector<const ConfigObject*>& services) const;
 
   void set_output(const std::string& type_url, const std::string& name, ResourcePtr r, Changes* out);
 
   MeshConfig mesh_;
-  NsMap namespaces_, pods_, services_, service_accounts_, nodes_, authz_, peer_authn_, gateways_, routes_;
+  NsMap namespaces_, pods_, services_, service_accounts_, nodes_, authz_, peer_authn_, gateway_classes_, gateways_,
+      routes_, grpc_routes_;
   // Outputs a pod/service currently owns (a pod's uid can change across re-creation).
   std::map<std::pair<std::string, std::string>, std::string> pod_uid_;
   // Reverse index: waypoint (ns, name) -> objects whose binding refers to it.
   std::map<WaypointRef, std::set<ObjectKey>> waypoint_users_;
   std::map<ObjectKey, WaypointRef> waypoint_of_;
+  std::map<ObjectKey, Binding> bindings_;
+  // Pods behind at least one bound waypoint (their own or their Services'): the ones whose
+  // implicit allow policy depends on AuthorizationPolicies anywhere.
+  std::map<ObjectKey, std::vector<WaypointRef>> pod_waypoints_;
+  // Waypoint readiness: its ready member pods (label gateway-name), and the last state seen.
+  std::map<WaypointRef, std::set<std::string>> ready_members_;
+  std::map<std::pair<std::string, std::string>, WaypointRef> member_of_;  // pod -> its waypoint
+  std::map<WaypointRef, std::string> waypoint_ready_;  // "ready", or why not
+  std::set<WaypointRef> rebuilding_users_;
 
   mutable std::shared_mutex mu_;
   std::map<std::string, ResourcePtr> addresses_;

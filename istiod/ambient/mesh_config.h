@@ -11,6 +11,11 @@ struct MeshConfig {
   std::string cluster_id = "Kubernetes";        // Workload.uid prefix, Workload.cluster_id
   std::string domain_suffix = "cluster.local";  // Service hostnames <name>.<ns>.svc.<suffix>
   std::string network;                          // default network ("" = unnamed)
+  // Send `istio_allow_waypoint_*` to the destination ztunnels, attached to workloads behind a
+  // waypoint that an ALLOW policy applies to (ambient/waypoints.h says exactly when). Istio's
+  // PILOT_AUTO_ALLOW_WAYPOINT_POLICY, which defaults to off there; on here, because with it off
+  // a client that connects to the pod directly skips every L7 policy of the waypoint.
+  bool waypoint_bypass_protection = true;
 };
 
 // Istio's labels and annotations (pkg/config/constants), in one place.

@@ -46,38 +46,6 @@ bool pod_enrolled(const ObjectMeta& pod, const Labels* ns_labels) {
   return false;
 }
 
-std::optional<WaypointRef> waypoint_ref(const ObjectMeta& meta, const Labels* ns_labels) {
-  // The object's own label wins, including "none" which opts it out of a namespace waypoint.
-  const Labels* src = nullptr;
-  if (label(meta.labels, kUseWaypointLabel)) {
-    src = &meta.labels;
-  } else if (ns_labels && label(*ns_labels, kUseWaypointLabel)) {
-    src = ns_labels;
-  }
-  if (!src) return std::nullopt;
-  const std::string& name = *label(*src, kUseWaypointLabel);
-  if (name.empty() || name == "none") return std::nullopt;
-  const std::string* wns = label(*src, kUseWaypointNamespaceLabel);
-  return WaypointRef{wns && !wns->empty() ? *wns : meta.ns, name};
-}
-
-std::optional<istio::workload::GatewayAddress> resolve_waypoint(const WaypointRef& ref, WaypointFor kind,
-                                                                const GatewayLookup& gateways,
-                                                                const MeshConfig& mesh) {
-  const ConfigObject* gw = gateways(ref.ns, ref.name);
-  if (!gw || gw->as<Gateway>().gateway_class != kWaypointGatewayClass) return std::nullopt;
-  std::string for_what = "service";
-  if (const std::string* v = label(gw->meta.labels, kWaypointForLabel)) for_what = *v;
-  bool serves = for_what == "all" || (kind == WaypointFor::kService && for_what == "service") ||
-                (kind == WaypointFor::kWorkload && for_what == "workload");
-  if (!serves) return std::nullopt;
-  istio::workload::GatewayAddress ga;
-  ga.mutable_hostname()->set_namespace_(ref.ns);
-  ga.mutable_hostname()->set_hostname(service_hostname(ref.ns, ref.name, mesh));
-  ga.set_hbone_mtls_port(kHboneMtlsPort);
-  return ga;
-}
-
 CanonicalService canonical_service(const Labels& labels, const std::string& workload_name) {
   // Istio pkg/config/labels CanonicalService: first label present wins.
   CanonicalService cs;
@@ -141,9 +109,7 @@ istio::workload::AppProtocol app_protocol(const ServicePort& p) {
   return istio::workload::UNKNOWN;
 }
 
-std::optional<istio::workload::Workload> build_workload(const WorkloadInputs& in,
-                                                        const GatewayLookup& gateways,
-                                                        const MeshConfig& mesh) {
+std::optional<istio::workload::Workload> build_workload(const WorkloadInputs& in, const MeshConfig& mesh) {
   const ConfigObject& obj = *in.pod;
   const Pod& pod = obj.as<Pod>();
   if (pod.ips.empty() || pod.phase == "Succeeded" || pod.phase == "Failed") return std::nullopt;
@@ -162,14 +128,7 @@ std::optional<istio::workload::Workload> build_workload(const WorkloadInputs& in
   // Istio omits the trust domain when it is the default.
   if (mesh.trust_domain != "cluster.local") w.set_trust_domain(mesh.trust_domain);
   w.set_service_account(pod.service_account);
-  // A waypoint's own pods never send through a waypoint.
-  if (!label(obj.meta.labels, "gateway.networking.k8s.io/gateway-name")) {
-    if (auto ref = waypoint_ref(obj.meta, in.ns_labels)) {
-      if (auto ga = resolve_waypoint(*ref, WaypointFor::kWorkload, gateways, mesh)) {
-        *w.mutable_waypoint() = std::move(*ga);
-      }
-    }
-  }
+  if (in.waypoint) *w.mutable_waypoint() = *in.waypoint;
   w.set_node(pod.node_name);
   WorkloadName wn = workload_name_and_type(obj.meta);
   CanonicalService cs = canonical_service(obj.meta.labels, wn.name);
@@ -221,9 +180,8 @@ std::optional<istio::workload::Workload> build_workload(const WorkloadInputs& in
   return w;
 }
 
-std::optional<istio::workload::Service> build_service(const ConfigObject& obj, const Labels* ns_labels,
-                                                      const GatewayLookup& gateways,
-                                                      const MeshConfig& mesh) {
+std::optional<istio::workload::Service> build_service(
+    const ConfigObject& obj, const std::optional<istio::workload::GatewayAddress>& waypoint, const MeshConfig& mesh) {
   const Service& svc = obj.as<Service>();
   if (svc.type == "ExternalName") return std::nullopt;
   istio::workload::Service s;
@@ -241,11 +199,7 @@ std::optional<istio::workload::Service> build_service(const ConfigObject& obj, c
     p->set_target_port(sp.target_port.is_name() ? 0 : sp.target_port.number);
     p->set_app_protocol(app_protocol(sp));
   }
-  if (auto ref = waypoint_ref(obj.meta, ns_labels)) {
-    if (auto ga = resolve_waypoint(*ref, WaypointFor::kService, gateways, mesh)) {
-      *s.mutable_waypoint() = std::move(*ga);
-    }
-  }
+  if (waypoint) *s.mutable_waypoint() = *waypoint;
   if (svc.traffic_distribution == "PreferClose") {
     auto* lb = s.mutable_load_balancing();
     for (auto scope : {istio::workload::LoadBalancing::NETWORK, istio::workload::LoadBalancing::REGION,

@@ -1,6 +1,6 @@
 // Pure translation of Kubernetes objects into Istio's WDS messages, as istiod's ambient index
 // does it (pilot/pkg/serviceregistry/ambient/{workloads,services,waypoints}.go): Pod → Workload,
-// Service → Service, waypoint binding from istio.io/use-waypoint, canonical names, resource names
+// Service → Service, canonical names, resource names
 // and aliases. No I/O, no global scans: the caller (AmbientIndex) passes in exactly the objects
 // a translation depends on, which is what keeps one change's cost independent of unrelated objects.
 #pragma once
@@ -12,28 +12,10 @@
 
 #include "istio/workload/workload.pb.h"
 #include "istiod/ambient/mesh_config.h"
+#include "istiod/ambient/waypoints.h"
 #include "istiod/model/objects.h"
 
 namespace ambit::istiod::ambient {
-
-// Looks up a Gateway by namespace/name; nullptr when absent.
-using GatewayLookup = std::function<const ConfigObject*(const std::string& ns, const std::string& name)>;
-
-// The waypoint reference an object asks for through its labels (or its namespace's), before
-// checking that the Gateway exists. nullopt: no waypoint (absent label or "none").
-struct WaypointRef {
-  std::string ns;
-  std::string name;
-  auto operator<=>(const WaypointRef&) const = default;
-};
-std::optional<WaypointRef> waypoint_ref(const ObjectMeta& meta, const Labels* ns_labels);
-
-enum class WaypointFor { kService, kWorkload };
-// The GatewayAddress for `ref` if the Gateway exists, is an istio-waypoint and serves `kind`
-// (its istio.io/waypoint-for label: service (default), workload, all, none).
-std::optional<istio::workload::GatewayAddress> resolve_waypoint(const WaypointRef& ref, WaypointFor kind,
-                                                                const GatewayLookup& gateways,
-                                                                const MeshConfig& mesh);
 
 // True if the pod is captured by ambient: its own istio.io/dataplane-mode=ambient, or its
 // namespace's, unless the pod says "none".
@@ -62,17 +44,17 @@ struct WorkloadInputs {
   std::vector<const ConfigObject*> services;    // Services of the pod's namespace
   std::vector<std::string> authorization_policies;  // "ns/name", already sorted
   const ConfigObject* node = nullptr;           // for locality, may be nullptr
+  // Workload.waypoint: the pod's binding (ambient/waypoints.h), set only when it is bound.
+  std::optional<istio::workload::GatewayAddress> waypoint;
 };
 
 // nullopt for pods istiod does not publish (no IP yet, Succeeded/Failed).
-std::optional<istio::workload::Workload> build_workload(const WorkloadInputs& in,
-                                                        const GatewayLookup& gateways,
-                                                        const MeshConfig& mesh);
+std::optional<istio::workload::Workload> build_workload(const WorkloadInputs& in, const MeshConfig& mesh);
 
-// nullopt for Services istiod does not publish (ExternalName).
-std::optional<istio::workload::Service> build_service(const ConfigObject& svc, const Labels* ns_labels,
-                                                      const GatewayLookup& gateways,
-                                                      const MeshConfig& mesh);
+// nullopt for Services istiod does not publish (ExternalName). `waypoint`: the Service's binding
+// (ambient/waypoints.h), set only when it is bound.
+std::optional<istio::workload::Service> build_service(
+    const ConfigObject& svc, const std::optional<istio::workload::GatewayAddress>& waypoint, const MeshConfig& mesh);
 
 // Resource name and aliases of an Address (Workload → uid; Service → "ns/hostname").
 std::string address_resource_name(const istio::workload::Address& a);

@@ -21,8 +21,7 @@ bool ends_with(const std::string& s, const std::string& suf) {
 }
 
 std::optional<Kind> kind_from_name(const std::string& k) {
-  for (Kind kind : {Kind::kNamespace, Kind::kPod, Kind::kService, Kind::kServiceAccount, Kind::kNode,
-                    Kind::kAuthorizationPolicy, Kind::kPeerAuthentication, Kind::kGateway, Kind::kHTTPRoute}) {
+  for (Kind kind : kAllKinds) {
     if (k == kind_name(kind)) return kind;
   }
   return std::nullopt;

@@ -14,162 +14,17 @@
 #include "common/base/status.h"
 #include "common/identity/spiffe.h"
 #include "common/base/strings.h"
+#include "istiod/config/field.h"
+#include "istiod/config/gateway_api_parser.h"
 
 namespace ambit::istiod {
 namespace {
 
-// Thrown only inside this file, for a field that fails validation; converted to a Rejection at
-// the object boundary. (yaml-cpp itself throws; the parser is not on a data path.)
-struct FieldError {
-  std::string path;
-  std::string msg;
-};
+using parse::Field;
+using parse::FieldError;
+using parse::label_selector;
+using parse::labels_field;
 
-// RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF.
-bool valid_utf8(const std::string& s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xe ? 2 : (c >> 3) == 0x1e ? 3 : 9;
-    if (n == 9 || i + n >= s.size()) return false;  // bad lead byte, or truncated sequence
-    uint32_t cp = n == 0 ? c : n == 1 ? (c & 0x1f) : n == 2 ? (c & 0x0f) : (c & 0x07);
-    for (size_t k = 1; k <= n; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc >> 6) != 0x2) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += n + 1;
-  }
-  return true;
-}
-
-class Field {
- public:
-  Field(const YAML::Node& n, std::string path) : n_(n), path_(std::move(path)) {}
-  const YAML::Node& node() const { return n_; }
-  const std::string& path() const { return path_; }
-  bool present() const { return n_.IsDefined() && !n_.IsNull(); }
-
-  Field operator[](const char* key) const {
-    if (present() && !n_.IsMap()) fail("want an object");
-    YAML::Node child = present() ? n_[key] : YAML::Node();
-    return Field(child, path_.empty() ? key : path_ + "." + key);
-  }
-  [[noreturn]] void fail(const std::string& msg) const { throw FieldError{path_, msg}; }
-
-  // Refuses keys other than `known`. For policy objects a misspelt or unsupported field
-  // (`principal`, `trustDomains`) would otherwise be dropped, and a dropped constraint makes the
-  // rule broader than written; so the object is rejected, naming the field.
-  void only(std::initializer_list<std::string_view> known) const {
-    if (!present() || !n_.IsMap()) return;
-    for (auto it = n_.begin(); it != n_.end(); ++it) {
-      std::string k = it->first.IsScalar() ? printable(it->first.Scalar()) : "<non-string key>";
-      if (std::find(known.begin(), known.end(), k) == known.end()) {
-        throw FieldError{path_.empty() ? k : str_cat(path_, ".", k), "unknown field"};
-      }
-    }
-  }
-
-  std::string str(const std::string& def = "") const {
-    if (!present()) return def;
-    if (!n_.IsScalar()) fail("want a string");
-    // Strings end up in protobuf string fields, which must be UTF-8: a resource that ztunnel
-    // cannot parse would be NACKed as a whole, so refuse it here, naming the field.
-    if (!valid_utf8(n_.Scalar())) fail("not valid UTF-8");
-    return n_.Scalar();
-  }
-  std::string required_str() const {
-    if (!present()) fail("required");
-    std::string s = str();
-    if (s.empty()) fail("must not be empty");
-    return s;
-  }
-  bool boolean(bool def = false) const {
-    if (!present()) return def;
-    if (!n_.IsScalar()) fail("want true or false");
-    const std::string& s = n_.Scalar();
-    if (s == "true" || s == "True") return true;
-    if (s == "false" || s == "False") return false;
-    fail(str_cat("want true or false, got '", printable(s), "'"));
-  }
-  int64_t integer(int64_t lo, int64_t hi) const {
-    if (!n_.IsScalar()) fail("want an integer");
-    const std::string& s = n_.Scalar();
-    char* end = nullptr;
-    errno = 0;
-    long long v = std::strtoll(s.c_str(), &end, 10);
-    if (s.empty() || *end != '\0' || errno != 0) fail(str_cat("want an integer, got '", printable(s), "'"));
-    if (v < lo || v > hi) fail(str_cat(v, " is out of range ", lo, "-", hi));
-    return v;
-  }
-  uint16_t port() const { return static_cast<uint16_t>(integer(1, 65535)); }
-  bool is_int() const {
-    if (!n_.IsScalar()) return false;
-    const std::string& s = n_.Scalar();
-    return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
-  }
-  void each(const std::function<void(const Field&)>& fn) const {
-    if (!present()) return;
-    if (!n_.IsSequence()) fail("want a list");
-    for (size_t i = 0; i < n_.size(); ++i) fn(Field(n_[i], str_cat(path_, "[", i, "]")));
-  }
-  std::vector<std::string> strings() const {
-    std::vector<std::string> out;
-    each([&](const Field& f) { out.push_back(f.str()); });
-    return out;
-  }
-  Labels string_map() const {
-    Labels out;
-    if (!present()) return out;
-    if (!n_.IsMap()) fail("want a map of strings");
-    for (auto it = n_.begin(); it != n_.end(); ++it) {
-      std::string k = it->first.Scalar();
-      if (!it->second.IsScalar() && !it->second.IsNull()) {
-        throw FieldError{str_cat(path_, ".", k), "want a string"};
-      }
-      out[k] = it->second.IsNull() ? "" : it->second.Scalar();
-    }
-    return out;
-  }
-
- private:
-  YAML::Node n_;
-  std::string path_;
-};
-
-Labels labels_field(const Field& f) {
-  Labels l = f.string_map();
-  for (const auto& [k, v] : l) {
-    if (auto s = validate_label_key(k); !s.ok()) throw FieldError{str_cat(f.path(), ".", k), std::string(s.message())};
-    if (auto s = validate_label_value(v); !s.ok()) throw FieldError{str_cat(f.path(), ".", k), std::string(s.message())};
-  }
-  return l;
-}
-
-LabelSelector label_selector(const Field& f) {
-  LabelSelector sel;
-  sel.match_labels = labels_field(f["matchLabels"]);
-  f["matchExpressions"].each([&](const Field& e) {
-    LabelSelector::Requirement r;
-    r.key = e["key"].required_str();
-    if (auto s = validate_label_key(r.key); !s.ok()) e["key"].fail(std::string(s.message()));
-    std::string op = e["operator"].required_str();
-    r.values = e["values"].strings();
-    using Op = LabelSelector::Requirement::Op;
-    if (op == "In") r.op = Op::kIn;
-    else if (op == "NotIn") r.op = Op::kNotIn;
-    else if (op == "Exists") r.op = Op::kExists;
-    else if (op == "DoesNotExist") r.op = Op::kDoesNotExist;
-    else e["operator"].fail(str_cat("unknown operator '", printable(op), "' (want In, NotIn, Exists, DoesNotExist)"));
-    bool needs_values = r.op == Op::kIn || r.op == Op::kNotIn;
-    if (needs_values && r.values.empty()) e["values"].fail(str_cat("required for operator ", op));
-    if (!needs_values && !r.values.empty()) e["values"].fail(str_cat("must be empty for operator ", op));
-    sel.match_expressions.push_back(std::move(r));
-  });
-  return sel;
-}
 
 std::string ip_field(const Field& f) {
   std::string s = f.str();
@@ -421,36 +276,6 @@ PeerAuthentication parse_peer_authn(const Field& spec) {
   return pa;
 }
 
-Gateway parse_gateway(const Field& spec) {
-  Gateway g;
-  g.gateway_class = spec["gatewayClassName"].required_str();
-  spec["listeners"].each([&](const Field& l) {
-    g.listeners.push_back({l["name"].required_str(), l["port"].port(), l["protocol"].required_str()});
-  });
-  // A waypoint addressed by IP (GHSA-7p2q-4xvg-vxc6 crashed istiod on one): the addresses are
-  // checked here, as the Gateway API's CRD validation does, so nothing later meets a malformed
-  // one. Waypoints are still reached by their Service hostname; see resolve_waypoint.
-  spec["addresses"].each([&](const Field& a) {
-    a.only({"type", "value"});
-    Gateway::Address addr;
-    addr.type = a["type"].str("IPAddress");
-    addr.value = a["value"].required_str();
-    if (addr.type == "IPAddress") {
-      if (!valid_ip(addr.value)) {
-        a["value"].fail(str_cat("'", printable(addr.value), "' is not an IP address"));
-      }
-    } else if (addr.type == "Hostname") {
-      if (!valid_dns1123_subdomain(addr.value)) {
-        a["value"].fail(str_cat("'", printable(addr.value), "' is not a DNS name"));
-      }
-    } else if (addr.type != "NamedAddress") {
-      a["type"].fail(str_cat("'", printable(addr.type), "' is not IPAddress, Hostname or NamedAddress"));
-    }
-    g.addresses.push_back(std::move(addr));
-  });
-  return g;
-}
-
 // Aliases let a few bytes of YAML describe a huge node graph ("billion laughs") or a cyclic one
 // (`spec: &a {rules: [*a]}`: yaml-cpp resolves the alias to the node being built). Every walk
 // over the parsed nodes is therefore bounded: by nesting depth, and by a budget per text that
@@ -560,10 +385,13 @@ constexpr KindInfo kKinds[] = {
     {"security.istio.io/v1beta1", "AuthorizationPolicy", Kind::kAuthorizationPolicy},
     {"security.istio.io/v1", "PeerAuthentication", Kind::kPeerAuthentication},
     {"security.istio.io/v1beta1", "PeerAuthentication", Kind::kPeerAuthentication},
+    {"gateway.networking.k8s.io/v1", "GatewayClass", Kind::kGatewayClass},
+    {"gateway.networking.k8s.io/v1beta1", "GatewayClass", Kind::kGatewayClass},
     {"gateway.networking.k8s.io/v1", "Gateway", Kind::kGateway},
     {"gateway.networking.k8s.io/v1beta1", "Gateway", Kind::kGateway},
     {"gateway.networking.k8s.io/v1", "HTTPRoute", Kind::kHTTPRoute},
     {"gateway.networking.k8s.io/v1beta1", "HTTPRoute", Kind::kHTTPRoute},
+    {"gateway.networking.k8s.io/v1", "GRPCRoute", Kind::kGRPCRoute},
 };
 
 // Parses one document into `out`; returns false (with a rejection or notice) when it is not
@@ -621,6 +449,7 @@ void parse_object(const YAML::Node& doc, const std::string& source, int list_dep
     }
     m.uid = md["uid"].str();
     m.resource_version = md["resourceVersion"].str(obj->fingerprint);
+    if (md["generation"].present()) m.generation = md["generation"].integer(0, INT64_MAX);
     m.labels = labels_field(md["labels"]);
     m.annotations = md["annotations"].string_map();
     m.deleting = md["deletionTimestamp"].present();
@@ -653,8 +482,16 @@ void parse_object(const YAML::Node& doc, const std::string& source, int list_dep
         root.only({"apiVersion", "kind", "metadata", "spec", "status"});
         obj->spec = parse_peer_authn(spec);
         break;
-      case Kind::kGateway: obj->spec = parse_gateway(spec); break;
-      case Kind::kHTTPRoute: obj->spec = HTTPRoute{to_json(spec.node(), b)}; break;
+      case Kind::kGatewayClass: obj->spec = parse::parse_gateway_class(spec); break;
+      case Kind::kGateway: obj->spec = parse::parse_gateway(spec, root["status"]); break;
+      case Kind::kHTTPRoute:
+        root.only({"apiVersion", "kind", "metadata", "spec", "status"});
+        obj->spec = parse::parse_http_route(spec);
+        break;
+      case Kind::kGRPCRoute:
+        root.only({"apiVersion", "kind", "metadata", "spec", "status"});
+        obj->spec = parse::parse_grpc_route(spec);
+        break;
     }
     out->objects.push_back(std::move(obj));
   } catch (const FieldError& e) {

@@ -15,8 +15,10 @@ const char* kind_name(Kind k) {
     case Kind::kNode: return "Node";
     case Kind::kAuthorizationPolicy: return "AuthorizationPolicy";
     case Kind::kPeerAuthentication: return "PeerAuthentication";
+    case Kind::kGatewayClass: return "GatewayClass";
     case Kind::kGateway: return "Gateway";
     case Kind::kHTTPRoute: return "HTTPRoute";
+    case Kind::kGRPCRoute: return "GRPCRoute";
   }
   return "?";
 }
@@ -25,13 +27,15 @@ const char* kind_api_version(Kind k) {
   switch (k) {
     case Kind::kAuthorizationPolicy:
     case Kind::kPeerAuthentication: return "security.istio.io/v1";
+    case Kind::kGatewayClass:
     case Kind::kGateway:
-    case Kind::kHTTPRoute: return "gateway.networking.k8s.io/v1";
+    case Kind::kHTTPRoute:
+    case Kind::kGRPCRoute: return "gateway.networking.k8s.io/v1";
     default: return "v1";
   }
 }
 
-bool kind_is_namespaced(Kind k) { return k != Kind::kNamespace && k != Kind::kNode; }
+bool kind_is_namespaced(Kind k) { return k != Kind::kNamespace && k != Kind::kNode && k != Kind::kGatewayClass; }
 
 std::string ObjectKey::to_string() const {
   return ns.empty() ? str_cat(kind_name(kind), " ", name) : str_cat(kind_name(kind), " ", ns, "/", name);

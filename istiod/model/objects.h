@@ -11,6 +11,9 @@
 #include <variant>
 #include <vector>
 
+#include "istiod/model/gateway_api.h"
+#include "istiod/model/labels.h"
+
 namespace ambit::istiod {
 
 enum class Kind {
@@ -21,17 +24,20 @@ enum class Kind {
   kNode,
   kAuthorizationPolicy,
   kPeerAuthentication,
+  kGatewayClass,
   kGateway,
   kHTTPRoute,
+  kGRPCRoute,
 };
+inline constexpr Kind kAllKinds[] = {Kind::kNamespace, Kind::kPod, Kind::kService, Kind::kServiceAccount,
+                                     Kind::kNode, Kind::kAuthorizationPolicy, Kind::kPeerAuthentication,
+                                     Kind::kGatewayClass, Kind::kGateway, Kind::kHTTPRoute, Kind::kGRPCRoute};
 
 // "Pod", "AuthorizationPolicy", ... as in YAML.
 const char* kind_name(Kind k);
 // apiVersion each kind is accepted under (group/version, or "v1").
 const char* kind_api_version(Kind k);
 bool kind_is_namespaced(Kind k);
-
-using Labels = std::map<std::string, std::string>;
 
 struct OwnerReference {
   std::string kind;  // ReplicaSet, Job, ...
@@ -43,30 +49,12 @@ struct ObjectMeta {
   std::string ns;  // empty for cluster-scoped kinds
   std::string uid;
   std::string resource_version;
+  int64_t generation = 0;  // metadata.generation (0 when absent, as in local mode's files)
   Labels labels;
   Labels annotations;
   std::vector<OwnerReference> owner_references;
   bool deleting = false;  // metadata.deletionTimestamp set
 };
-
-// metav1.LabelSelector. An empty selector (no labels, no expressions) matches everything;
-// callers that treat "no selector" differently keep it in a std::optional.
-struct LabelSelector {
-  struct Requirement {
-    enum class Op { kIn, kNotIn, kExists, kDoesNotExist };
-    std::string key;
-    Op op = Op::kIn;
-    std::vector<std::string> values;
-  };
-  Labels match_labels;
-  std::vector<Requirement> match_expressions;
-
-  bool empty() const { return match_labels.empty() && match_expressions.empty(); }
-  bool matches(const Labels& labels) const;
-};
-
-// A Service's `selector` is a plain map; matching is subset equality.
-bool selector_matches(const Labels& selector, const Labels& labels);
 
 struct Namespace {};
 
@@ -175,30 +163,8 @@ struct PeerAuthentication {
   std::map<uint16_t, Mode> port_level;
 };
 
-// gateway.networking.k8s.io/v1 Gateway (only what waypoints need).
-struct Gateway {
-  struct Listener {
-    std::string name;
-    uint16_t port = 0;
-    std::string protocol;
-  };
-  // spec.addresses: type IPAddress (a valid IP), Hostname (a DNS name) or NamedAddress.
-  struct Address {
-    std::string type;
-    std::string value;
-  };
-  std::string gateway_class;
-  std::vector<Listener> listeners;
-  std::vector<Address> addresses;
-};
-
-// gateway.networking.k8s.io/v1 HTTPRoute: stored for the waypoint issue, kept as JSON.
-struct HTTPRoute {
-  std::string spec_json;
-};
-
 using Spec = std::variant<Namespace, Pod, Service, ServiceAccount, Node, AuthorizationPolicy,
-                          PeerAuthentication, Gateway, HTTPRoute>;
+                          PeerAuthentication, GatewayClass, Gateway, HTTPRoute, GRPCRoute>;
 
 struct ObjectKey {
   Kind kind;

@@ -745,3 +745,33 @@ TEST_CASE("set_label: on a Deployment it edits the pod template's labels") {
   CHECK(set_label(m, "app", ""));
   CHECK(labels_of(m.node["spec"]["template"]["metadata"]) == "istio.io/dataplane-mode=ambient,");
 }
+
+TEST_CASE("readinessProbe.httpGet: a probed pod starts not Ready, the probe is part of the spec") {
+  auto pods = expand_ok(one(R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: wp, namespace: demo}
+spec:
+  containers:
+  - name: istio-proxy
+    command: [waypoint]
+    readinessProbe: {httpGet: {path: /healthz/ready, port: 15021}, periodSeconds: 1}
+)"));
+  REQUIRE(pods.size() == 1);
+  REQUIRE(pods[0].readiness_http.has_value());
+  CHECK(pods[0].readiness_http->first == "/healthz/ready");
+  CHECK(pods[0].readiness_http->second == 15021);
+  YAML::Node y = YAML::Load(realized_pod_yaml(pods[0], "node1", "10.40.1.2", "u", false));
+  CHECK(y["status"]["conditions"][0]["type"].Scalar() == "Ready");
+  CHECK(y["status"]["conditions"][0]["status"].Scalar() == "False");
+  PodTemplate without = pods[0];
+  without.readiness_http.reset();
+  CHECK(without.spec_hash() != pods[0].spec_hash());  // adding a probe recreates the pod
+  auto bad = parse_manifests("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n"
+                             "    command: [x]\n    readinessProbe: {httpGet: {port: http}}\n",
+                             "f.yaml", "default");
+  REQUIRE(bad.ok());
+  auto e = expand_workload((*bad)[0]);
+  REQUIRE_FALSE(e.ok());
+  CHECK(std::string(e.status().message()).find("readinessProbe.httpGet.port must be a port number") != std::string::npos);
+}

@@ -60,6 +60,16 @@ spec:
   selector: {matchLabels: {app: a}}
   mtls: {mode: PERMISSIVE}
   portLevelMtls: {9090: {mode: STRICT}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: wp, namespace: demo, labels: {gateway.networking.k8s.io/gateway-name: wp}}
+spec: {selector: {gateway.networking.k8s.io/gateway-name: wp}, ports: [{name: mesh, port: 15008}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: wp-0, namespace: demo, labels: {gateway.networking.k8s.io/gateway-name: wp}}
+status: {podIP: 10.0.0.9, conditions: [{type: Ready, status: "True"}]}
 )";
 
 // Everything istiod does with config once parsed: the ambient index (workloads, services,
@@ -93,7 +103,7 @@ TEST_CASE("GHSA-7p2q-4xvg-vxc6: a waypoint addressed by IP is ingested, and its 
   auto r = parse_yaml(kMeshYaml, "mesh.yaml");
   REQUIRE_MESSAGE(r.ok(), r.status().ToString());
   for (const auto& rej : r->rejections) FAIL(rej.to_string());
-  REQUIRE(r->objects.size() == 6);
+  REQUIRE(r->objects.size() == 8);  // with the waypoint's Service and a ready pod: it binds
   const auto& gw = r->objects[3]->as<Gateway>();
   REQUIRE(gw.addresses.size() == 1);
   CHECK(gw.addresses[0].type == "IPAddress");
@@ -188,6 +198,12 @@ apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: 10.96.0.10, namespace: demo}
 spec: {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: 15008, protocol: HBONE}]}
+status: {addresses: [{type: Hostname, value: 10.96.0.10.demo.svc.cluster.local}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: wp-0, namespace: demo, labels: {gateway.networking.k8s.io/gateway-name: 10.96.0.10}}
+status: {podIP: 10.0.0.9, conditions: [{type: Ready, status: "True"}]}
 )");
   auto r = parse_yaml(yaml, "t.yaml");
   REQUIRE_MESSAGE(r.ok(), r.status().ToString());

@@ -41,6 +41,22 @@ void check_equal(const google::protobuf::Message& got, const google::protobuf::M
   CHECK_MESSAGE(d.Compare(want, got), "got:\n", got.DebugString(), "\nwant:\n", want.DebugString(), "\ndiff:\n", diff);
 }
 
+// What the deployment controller and the supervisor produce for a ready waypoint "wp" in demo:
+// its Service and one ready pod of its Deployment.
+const char* kWaypointRunning = R"(
+---
+apiVersion: v1
+kind: Service
+metadata: {name: wp, namespace: demo, labels: {gateway.networking.k8s.io/gateway-name: wp}}
+spec: {selector: {gateway.networking.k8s.io/gateway-name: wp}, ports: [{name: mesh, port: 15008}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: wp-0, namespace: demo, labels: {gateway.networking.k8s.io/gateway-name: wp, istio.io/dataplane-mode: none}}
+spec: {serviceAccountName: wp}
+status: {podIP: 10.0.0.99, conditions: [{type: Ready, status: "True"}]}
+)";
+
 const char* kBase = R"(
 apiVersion: v1
 kind: Namespace
@@ -161,7 +177,7 @@ apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: wp, namespace: demo, labels: {istio.io/waypoint-for: WPFOR}}
 spec: {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: 15008, protocol: HBONE}]}
-)";
+)" + std::string(kWaypointRunning);
   const std::string wp_addr = R"(hostname { namespace: "demo" hostname: "wp.demo.svc.cluster.local" } hbone_mtls_port: 15008)";
   auto with = [&](const std::string& wpfor, const std::string& extra) {
     std::string g = gw;
@@ -227,13 +243,13 @@ apiVersion: v1
 kind: Service
 metadata: {name: b, namespace: demo, labels: {istio.io/use-waypoint: none}}
 spec: {clusterIP: 10.96.0.2, ports: [{port: 80}]}
-)"));
+)" + std::string(kWaypointRunning)));
   CHECK_FALSE(address(idx, "demo/a.demo.svc.cluster.local").service().has_waypoint());
   auto gw = objs(R"(
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: wp, namespace: demo}
-spec: {gatewayClassName: istio-waypoint}
+spec: {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: 15008, protocol: HBONE}]}
 )");
   Changes c = idx.apply({ConfigEvent{EventType::kAdd, gw[0]}});
   CHECK(c.addresses == std::set<std::string>{"demo/a.demo.svc.cluster.local"});  // not b

@@ -112,7 +112,12 @@ spec: {parentRefs: [{name: echo, kind: Service, group: ""}]}
   CHECK(pa.mode == PeerAuthentication::Mode::kStrict);
   CHECK(pa.port_level.at(9001) == PeerAuthentication::Mode::kPermissive);
   CHECK(r.objects[7]->as<Gateway>().gateway_class == "istio-waypoint");
-  CHECK(r.objects[8]->as<HTTPRoute>().spec_json.find("parentRefs") != std::string::npos);
+  const auto& route = r.objects[8]->as<HTTPRoute>();
+  REQUIRE(route.parent_refs.size() == 1);
+  CHECK(route.parent_refs[0].kind == "Service");
+  CHECK(route.parent_refs[0].group == "");
+  REQUIRE(route.rules.size() == 1);  // the CRD's default rule
+  CHECK(route.rules[0].matches.at(0).path.value == "/");
   CHECK(r.objects[1]->source == "t.yaml#2");
 }
 
