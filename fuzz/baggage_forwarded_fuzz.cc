@@ -1,5 +1,5 @@
 // libFuzzer target: the `baggage` and `forwarded` header parsers of HBONE CONNECT
-// (ztunnel/proxy/hbone_headers.h). The input is split on '\n' into repeated header values.
+// (common/hbone/headers.h). The input is split on '\n' into repeated header values.
 // Invariants on every input:
 //  - every rejection says why;
 //  - a parsed Baggage holds only printable ASCII, names a workload kind exactly when it has a
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/base/strings.h"
-#include "ztunnel/proxy/hbone_headers.h"
+#include "common/hbone/headers.h"
 
 namespace {
 
@@ -25,8 +25,8 @@ bool printable_ascii(const std::string& s, bool allow_tab) {
 }
 
 void check_baggage(std::string_view in) {
-  using ambit::ztunnel::Baggage;
-  auto b = ambit::ztunnel::parse_baggage(ambit::split(in, '\n'));
+  using ambit::hbone::Baggage;
+  auto b = ambit::hbone::parse_baggage(ambit::split(in, '\n'));
   if (!b.ok()) {
     if (b.status().message().empty()) std::abort();
     return;
@@ -36,14 +36,14 @@ void check_baggage(std::string_view in) {
     if (!printable_ascii(*f, false)) std::abort();
   }
   if (b->workload_name.empty() != b->workload_type.empty()) std::abort();
-  std::string built = ambit::ztunnel::build_baggage(*b);
+  std::string built = ambit::hbone::build_baggage(*b);
   if (built.size() > Baggage::kMaxLength) return;
-  auto again = ambit::ztunnel::parse_baggage(built);
+  auto again = ambit::hbone::parse_baggage(built);
   if (!again.ok() || !(*again == *b)) std::abort();
 }
 
 void check_forwarded(std::string_view in) {
-  auto h = ambit::ztunnel::parse_forwarded_host(in);
+  auto h = ambit::hbone::parse_forwarded_host(in);
   if (!h.ok()) {
     if (h.status().message().empty()) std::abort();
     return;
@@ -53,9 +53,9 @@ void check_forwarded(std::string_view in) {
   if (host.empty() || !printable_ascii(host, true)) std::abort();
   ambit::net::SocketAddr src;
   src.port = 1;
-  std::string built = ambit::ztunnel::build_forwarded(src, host);
-  if (built.size() > ambit::ztunnel::kMaxForwardedLength) return;  // escaping grew it
-  auto again = ambit::ztunnel::parse_forwarded_host(built);
+  std::string built = ambit::hbone::build_forwarded(src, host);
+  if (built.size() > ambit::hbone::kMaxForwardedLength) return;  // escaping grew it
+  auto again = ambit::hbone::parse_forwarded_host(built);
   if (!again.ok() || !again->has_value() || **again != host) std::abort();
 }
 

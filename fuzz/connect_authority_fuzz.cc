@@ -1,5 +1,5 @@
 // libFuzzer target: the HBONE CONNECT :authority parser and the traceparent parser
-// (ztunnel/proxy/hbone_headers.h), both fed straight from the network. Invariants on every input:
+// (common/hbone/headers.h), both fed straight from the network. Invariants on every input:
 //  - every rejection says why;
 //  - an accepted authority is within bounds, formats back to an authority that re-parses to the
 //    same value, and a hostname destination is a non-empty substring of the input;
@@ -9,13 +9,13 @@
 #include <string>
 #include <string_view>
 
-#include "ztunnel/proxy/hbone_headers.h"
+#include "common/hbone/headers.h"
 
 namespace {
 
 void check_authority(std::string_view in) {
-  using ambit::ztunnel::HboneAddress;
-  auto a = ambit::ztunnel::parse_connect_authority(in);
+  using ambit::hbone::HboneAddress;
+  auto a = ambit::hbone::parse_connect_authority(in);
   if (!a.ok()) {
     if (a.status().message().empty()) std::abort();
     return;
@@ -24,12 +24,12 @@ void check_authority(std::string_view in) {
   if (a->is_hostname() == a->hostname.empty()) std::abort();  // exactly one form
   if (a->is_hostname() && in.find(a->hostname) != 0) std::abort();
   std::string out = a->to_string();
-  auto again = ambit::ztunnel::parse_connect_authority(out);
+  auto again = ambit::hbone::parse_connect_authority(out);
   if (!again.ok() || !(*again == *a) || again->to_string() != out) std::abort();
 }
 
 void check_traceparent(std::string_view in) {
-  auto t = ambit::ztunnel::parse_traceparent(in);
+  auto t = ambit::hbone::parse_traceparent(in);
   if (!t.ok()) {
     if (t.status().message().empty()) std::abort();
     return;

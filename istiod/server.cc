@@ -135,7 +135,17 @@ class IstiodImpl final : public Istiod {
     AMBIT_ASSIGN_OR_RETURN(ca_, load_or_create_ca(opts_.ca_dir, opts_.trust_domain));
     AMBIT_ASSIGN_OR_RETURN(auto tokens, security::NodeTokenIssuer::load_or_create(opts_.ca_dir));
     AMBIT_ASSIGN_OR_RETURN(bundle_, crypto::TrustBundle::from_pem(ca_->root_pem(), opts_.trust_domain));
-    auth_ = std::make_unique<security::Authenticator>(tokens, bundle_, opts_.trust_domain, !opts_.plaintext_requires_auth);
+    // Pod service-account tokens: the key beside the CA's; tokens are bound to pods as the index
+    // sees them (the lookup runs on gRPC threads; the index's readers are thread-safe).
+    AMBIT_ASSIGN_OR_RETURN(auto sa_keys, identity::ServiceAccountTokens::load_or_create(opts_.ca_dir));
+    auto pods = [this](const std::string& ns, const std::string& name) -> std::optional<security::PodView> {
+      auto b = index_.pod_binding(ns, name);
+      if (!b) return std::nullopt;
+      return security::PodView{b->uid, b->service_account, b->phase, b->ips};
+    };
+    security::PodTokens pod_tokens{std::move(sa_keys), pods};
+    auth_ = std::make_unique<security::Authenticator>(tokens, bundle_, opts_.trust_domain, !opts_.plaintext_requires_auth,
+                                                      std::move(pod_tokens));
     metrics_.gauge("istio_build", "Istio component build info", {"component", "tag"}).with({"pilot", "ambit-0.1.0"}).set(1);
 
     // istiod's own serving certificate, from its CA.

@@ -12,15 +12,15 @@
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/certificate.h"
+#include "common/hbone/pool.h"
+#include "common/identity/ca_client.h"
 #include "common/metrics/registry.h"
 #include "ztunnel/admin/config_dump.h"
-#include "ztunnel/identity/ca_client.h"
 #include "ztunnel/identity/secret_manager.h"
 #include "ztunnel/inpod/pod_proxies.h"
 #include "ztunnel/inpod/zds_client.h"
 #include "ztunnel/proxy/admission.h"
 #include "ztunnel/proxy/connection_tracker.h"
-#include "ztunnel/proxy/pool.h"
 #include "ztunnel/xds/xds_client.h"
 
 namespace ambit::ztunnel {
@@ -150,11 +150,11 @@ class AppImpl final : public App {
     AMBIT_ASSIGN_OR_RETURN(auto bundle, crypto::TrustBundle::from_pem(root_pem, c.trust_domain));
 
     if (local_ca) {
-      ca_client_ = std::make_unique<LocalCaClient>(local_ca);
+      ca_client_ = std::make_unique<identity::LocalCaClient>(local_ca);
     } else {
       if (c.xds_address.empty()) return absl::InvalidArgumentError("--xds-address is required");
       auto ca_channel = xds::make_istiod_channel(c.ca_address.empty() ? c.xds_address : c.ca_address, root_pem, c.istiod_san);
-      ca_client_ = std::make_unique<GrpcCaClient>(ca_channel, c.auth_token);
+      ca_client_ = std::make_unique<identity::GrpcCaClient>(ca_channel, c.auth_token, identity::GrpcCaClient::Mode::kImpersonate);
       xds_ = make_xds_client(xds::make_istiod_channel(c.xds_address, root_pem, c.istiod_san), c, &state_, &telemetry_,
                              [this] { inputs_.tracker->recheck(state_); });
     }
@@ -171,8 +171,14 @@ class AppImpl final : public App {
         AdmissionLimits{c.max_inbound_connections, c.max_inbound_per_source},
         [g = &telemetry_.inbound_connections](size_t n) { g->set(static_cast<double>(n)); });
     inputs_.admission = admission_.get();
+    hbone::PoolOptions pool_opts;
+    pool_opts.connect_timeout = c.connect_timeout;
+    pool_opts.handshake_timeout = c.handshake_timeout;
+    pool_opts.idle_timeout = c.pool_idle_timeout;
+    pool_opts.on_handshake_timeout = [t = &telemetry_] { t->deadlines_exceeded.with({"outbound_handshake"}).inc(); };
+    pool_opts.on_protocol_error = [t = &telemetry_](uint32_t, const std::string&) { t->h2_protocol_errors.inc(); };
     for (size_t i = 0; i < workers_.size(); ++i) {
-      workers_.at(i).pool = std::make_unique<Pool>(workers_.at(i).io, &inputs_);
+      workers_.at(i).pool = std::make_unique<hbone::Pool>(workers_.at(i).io, pool_opts);
     }
     pods_ = std::make_unique<PodManager>(&inputs_);
 
@@ -293,7 +299,7 @@ class AppImpl final : public App {
   ProxyInputs inputs_;
   asio::io_context control_;
   std::thread control_thread_;
-  std::unique_ptr<CaClient> ca_client_;
+  std::unique_ptr<identity::CaClient> ca_client_;
   std::unique_ptr<SecretManager> certs_;
   std::unique_ptr<xds::DeltaClient> xds_;
   std::unique_ptr<PodManager> pods_;

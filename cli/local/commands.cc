@@ -417,6 +417,14 @@ int local_exec(const CliOptions& o, const std::string& pod, const std::string& n
     ::setenv("POD_NAME", pod.c_str(), 1);
     ::setenv("POD_NAMESPACE", p->value("namespace", "").c_str(), 1);
     ::setenv("POD_IP", p->value("ip", "").c_str(), 1);
+    // What the supervisor gives the pod's own processes (kubectl exec sees the container's
+    // environment): its service-account token and where istiod's CA is.
+    if (auto n = plan->node_index(p->value("node", "")); n.ok()) {
+      std::string token = plan->pod_dir(*n, p->value("namespace", ""), pod) + "/token";
+      ::setenv("AMBIT_SA_TOKEN_FILE", token.c_str(), 1);
+      ::setenv("CA_ADDRESS", plan->pod_istiod_address().c_str(), 1);
+      ::setenv("CA_ROOT_CA", (plan->ca_dir() + "/root-cert.pem").c_str(), 1);
+    }
   }
   // Like the pod's own processes: its cgroup (eBPF capture is attached per cgroup) and netns.
   if (!cgroup.empty()) {

@@ -14,6 +14,7 @@
 //   workloads/                      Pods and Deployments as applied (the supervisor's input)
 //   ca/                             the mesh CA (root-cert.pem, root-key.pem)
 //   nodes/<node>/                   token (node credential), zds.sock, cni.sock, agent-state/
+//   nodes/<node>/pods/<ns>.<pod>/   token: the pod's service-account token (AMBIT_SA_TOKEN_FILE)
 //   logs/                           istiod.log, supervisor.log, <node>/{agent,ztunnel}.log,
 //                                   pods/<ns>/<pod>/<container>.log
 //   run/                            supervisor.pid, status.json, stopped/<component>
@@ -46,6 +47,8 @@ struct MeshPlan {
   std::string pod_subnet(int i) const;   // 10.40.i.0/24
   std::string pod_gateway(int i) const;  // 10.40.i.1
   std::string xds_address(int i) const;  // istiod on node1, over the underlay
+  // istiod's gRPC port (xDS + CA) as a pod reaches it: node1's underlay address, from any node.
+  std::string pod_istiod_address() const { return node_ip(1) + ":15012"; }
   std::string pod_netns(const std::string& ns, const std::string& pod) const { return name + "-pod-" + ns + "." + pod; }
 
   // cgroup paths relative to the cgroup v2 root.
@@ -63,6 +66,10 @@ struct MeshPlan {
   std::string workloads_dir() const { return path("workloads"); }
   std::string ca_dir() const { return path("ca"); }
   std::string node_dir(int i) const { return path("nodes/" + node_name(i)); }
+  // The kubelet's per-pod directory on its node: the pod's projected service-account token.
+  std::string pod_dir(int node, const std::string& ns, const std::string& pod) const {
+    return node_dir(node) + "/pods/" + ns + "." + pod;
+  }
   std::string logs_dir() const { return path("logs"); }
   std::string run_dir() const { return path("run"); }
   std::string status_dir() const { return path("status"); }  // istiod reports objects' status here

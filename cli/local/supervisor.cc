@@ -25,6 +25,7 @@
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/certificate.h"
+#include "common/identity/sa_token.h"
 #include "common/sim/cgroup.h"
 #include "common/sim/command.h"
 #include "common/sim/process.h"
@@ -102,6 +103,7 @@ struct PodRun {
   std::string key;  // ns/name
   int node = 0;
   std::string ip, uid, netns, cgroup, host_if, log_dir;
+  std::string token_dir;  // nodes/<node>/pods/<ns>.<pod>: the service-account token
   PodPhase phase = PodPhase::kCni;
   std::optional<sim::Process> cni;
   int cni_attempts = 0;
@@ -149,6 +151,10 @@ class Supervisor {
     AMBIT_ASSIGN_OR_RETURN(std::string root, sim::cgroup2_root());
     cg_root_ = root;
     AMBIT_ASSIGN_OR_RETURN(std::string control, sim::create_cgroup(plan_.control_cgroup()));
+    // The key pods' service-account tokens are minted with, shared with istiod (which verifies
+    // them). Created here, before istiod is started, if `local up` has not made it yet.
+    AMBIT_ASSIGN_OR_RETURN(auto keys, identity::ServiceAccountTokens::load_or_create(plan_.ca_dir()));
+    sa_tokens_.emplace(std::move(keys));
     Component istiod;
     istiod.name = "istiod";
     istiod.node = 1;
@@ -190,7 +196,10 @@ class Supervisor {
     for (const auto& ns : sim::list_netns()) {
       if (ns.rfind(plan_.name + "-pod-", 0) == 0) (void)sim::del_netns(ns);
     }
-    for (int i = 1; i <= plan_.nodes; ++i) remove_pod_cgroups(i);
+    for (int i = 1; i <= plan_.nodes; ++i) {
+      remove_pod_cgroups(i);
+      (void)sim::run({"rm", "-rf", plan_.node_dir(i) + "/pods"});  // their tokens
+    }
     if (DIR* d = ::opendir(plan_.config_dir().c_str())) {
       while (dirent* e = ::readdir(d)) {
         std::string n = e->d_name;
@@ -398,6 +407,7 @@ class Supervisor {
     if (!cg.ok()) return fail(cg.status());
     pod->cgroup = *cg;
     if (auto s = write_pod_object(*pod); !s.ok()) return fail(s);
+    if (auto s = write_pod_token(*pod); !s.ok()) return fail(s);
     for (const auto& c : tmpl.containers) {
       ContainerRun run;
       run.spec = c;
@@ -415,6 +425,16 @@ class Supervisor {
     pod.labels_fingerprint = labels_fingerprint(pod.tmpl);
     return crypto::write_file_atomic(pod_object_file(pod),
                                      realized_pod_yaml(pod.tmpl, plan_.node_name(pod.node), pod.ip, pod.uid, pod.ready));
+  }
+
+  // The pod's service-account token, bound to its uid: as a kubelet projects one into the pod.
+  // Only root (the local mesh's kubelet, and the pod's processes) can read it.
+  absl::Status write_pod_token(PodRun& pod) {
+    pod.token_dir = plan_.pod_dir(pod.node, pod.tmpl.ns, pod.tmpl.name);
+    AMBIT_RETURN_IF_ERROR(sim::run({"mkdir", "-p", "-m", "0700", pod.token_dir}).status());
+    AMBIT_ASSIGN_OR_RETURN(std::string token,
+                           sa_tokens_->issue({pod.tmpl.ns, pod.tmpl.name, pod.uid, pod.tmpl.service_account}));
+    return crypto::write_file_atomic(pod.token_dir + "/token", token, 0600);
   }
 
   std::string cni_config(const PodRun& pod) const {
@@ -533,6 +553,11 @@ class Supervisor {
     o.env["POD_IP"] = pod.ip;
     o.env["NODE_NAME"] = plan_.node_name(pod.node);
     o.env["HOSTNAME"] = pod.tmpl.name;
+    // Istio's pilot-agent reads CA_ADDRESS and CA_ROOT_CA; the token stands in for
+    // /var/run/secrets/tokens/istio-token.
+    o.env["AMBIT_SA_TOKEN_FILE"] = pod.token_dir + "/token";
+    o.env["CA_ADDRESS"] = plan_.pod_istiod_address();
+    o.env["CA_ROOT_CA"] = plan_.ca_dir() + "/root-cert.pem";
     auto p = sim::Process::spawn(o);
     if (!p.ok()) {
       pod.message = str_cat("container ", c.spec.name, ": ", p.status().ToString());
@@ -557,6 +582,7 @@ class Supervisor {
       if (!del->wait_for(std::chrono::seconds(30))) del->kill();
     }
     ::unlink(pod_object_file(pod).c_str());
+    if (!pod.token_dir.empty()) (void)sim::run({"rm", "-rf", pod.token_dir});
     (void)sim::remove_cgroup(pod.cgroup);
     (void)sim::del_netns(pod.netns);
   }
@@ -621,6 +647,7 @@ class Supervisor {
   }
 
   MeshPlan plan_;
+  std::optional<identity::ServiceAccountTokens> sa_tokens_;
   std::string cg_root_;
   std::vector<Component> components_;
   std::map<std::string, std::unique_ptr<PodRun>> pods_;

@@ -355,6 +355,7 @@ void AmbientIndex::rebuild_pod(const std::string& ns, const std::string& name, C
     if (counts.empty()) node_pods_.erase(pl->second.first);
     pod_placement_.erase(pl);
   }
+  pod_bindings_.erase(key);
   if (pod) {
     const Pod& p = pod->as<Pod>();
     bool terminal = p.phase == "Succeeded" || p.phase == "Failed";
@@ -362,6 +363,7 @@ void AmbientIndex::rebuild_pod(const std::string& ns, const std::string& name, C
       node_pods_[p.node_name][{ns, p.service_account}]++;
       pod_placement_[key] = {p.node_name, p.service_account};
     }
+    pod_bindings_[key] = PodBinding{pod->meta.uid, p.service_account, p.phase, p.ips};
   }
 }
 
@@ -369,6 +371,14 @@ bool AmbientIndex::node_runs(const std::string& node, const std::string& ns, con
   std::shared_lock lock(mu_);
   auto it = node_pods_.find(node);
   return it != node_pods_.end() && it->second.count({ns, sa}) > 0;
+}
+
+std::optional<AmbientIndex::PodBinding> AmbientIndex::pod_binding(const std::string& ns,
+                                                                  const std::string& name) const {
+  std::shared_lock lock(mu_);
+  auto it = pod_bindings_.find({ns, name});
+  if (it == pod_bindings_.end()) return std::nullopt;
+  return it->second;
 }
 
 void AmbientIndex::rebuild_service(const std::string& ns, const std::string& name, Changes* out) {

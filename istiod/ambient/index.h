@@ -17,6 +17,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <shared_mutex>
 #include <string>
@@ -58,6 +59,13 @@ class AmbientIndex {
   size_t size(const std::string& type_url) const;
   // The ns/sa of every non-terminal pod on `node` (CA impersonation checks).
   bool node_runs(const std::string& node, const std::string& ns, const std::string& sa) const;
+  // What a pod service-account token is bound to (istiod's authenticator): the pod's uid, service
+  // account, phase and addresses; nullopt if there is no such pod.
+  struct PodBinding {
+    std::string uid, service_account, phase;
+    std::vector<std::string> ips;
+  };
+  std::optional<PodBinding> pod_binding(const std::string& ns, const std::string& name) const;
   // Input objects for debug views and the gateway controllers. Control thread only.
   std::vector<ObjectPtr> objects(Kind kind) const;
   const ConfigObject* object(Kind k, const std::string& ns, const std::string& name) const { return get(k, ns, name); }
@@ -121,6 +129,7 @@ class AmbientIndex {
   std::map<std::string, std::string> alias_to_name_;
   std::map<std::string, std::map<std::pair<std::string, std::string>, int>> node_pods_;  // node -> (ns,sa) -> count
   std::map<std::pair<std::string, std::string>, std::pair<std::string, std::string>> pod_placement_;  // pod -> (node, sa)
+  std::map<std::pair<std::string, std::string>, PodBinding> pod_bindings_;  // every pod, for token binding
 };
 
 }  // namespace ambit::istiod::ambient

@@ -2,6 +2,7 @@
 
 #include "common/base/strings.h"
 #include "common/crypto/certificate.h"
+#include "common/net/ip_addr.h"
 #include "istiod/security/loopback.h"
 
 namespace ambit::istiod::security {
@@ -29,8 +30,9 @@ CallCredentials credentials_of(const grpc::ServerContextBase& ctx) {
 
 Authenticator::Authenticator(std::optional<NodeTokenIssuer> tokens,
                              std::shared_ptr<const crypto::TrustBundle> roots, std::string trust_domain,
-                             bool allow_anonymous_plaintext)
+                             bool allow_anonymous_plaintext, std::optional<PodTokens> pod_tokens)
     : tokens_(std::move(tokens)),
+      pod_tokens_(std::move(pod_tokens)),
       roots_(std::move(roots)),
       trust_domain_(std::move(trust_domain)),
       allow_anonymous_plaintext_(allow_anonymous_plaintext) {}
@@ -49,6 +51,7 @@ absl::StatusOr<Caller> Authenticator::authenticate(const CallCredentials& c) con
     return absl::UnauthenticatedError(str_cat("plaintext from non-loopback peer ", c.peer,
                                               " is refused: no credential can be verified without TLS; use the TLS port"));
   }
+  if (c.bearer && identity::ServiceAccountTokens::looks_like_token(*c.bearer)) return authenticate_pod(c);
   if (c.bearer) {
     if (!tokens_) return absl::UnauthenticatedError("bearer tokens are not accepted by this istiod");
     auto node = tokens_->verify(*c.bearer);
@@ -68,7 +71,42 @@ absl::StatusOr<Caller> Authenticator::authenticate(const CallCredentials& c) con
     return Caller{*SpiffeId::make(trust_domain_, "anonymous", "anonymous"), "", "anonymous"};
   }
   return absl::UnauthenticatedError(
-      "no credential: send `authorization: Bearer <node token>` or a mesh client certificate");
+      "no credential: send `authorization: Bearer <node or pod token>` or a mesh client certificate");
+}
+
+absl::StatusOr<Caller> Authenticator::authenticate_pod(const CallCredentials& c) const {
+  if (!pod_tokens_) return absl::UnauthenticatedError("pod service-account tokens are not accepted by this istiod");
+  auto claims = pod_tokens_->keys.verify(*c.bearer);
+  if (!claims.ok()) return absl::UnauthenticatedError(str_cat("bearer token rejected: ", claims.status().message()));
+  std::string pod_name = str_cat(claims->ns, "/", claims->pod);
+  auto reject = [&](const auto&... why) {
+    return absl::UnauthenticatedError(str_cat("pod token for ", pod_name, " rejected: ", why...));
+  };
+  auto pod = pod_tokens_->lookup(claims->ns, claims->pod);
+  if (!pod) return reject("no such pod (deleted, or not known to istiod yet)");
+  if (pod->uid != claims->uid) {
+    return reject("it was issued to pod uid ", claims->uid, " but the pod now has uid ",
+                  pod->uid.empty() ? "(none)" : pod->uid, " (re-created: a token does not outlive its pod)");
+  }
+  if (pod->phase == "Succeeded" || pod->phase == "Failed") return reject("the pod is terminated (phase ", pod->phase, ")");
+  if (pod->service_account != claims->service_account) {
+    return reject("it names service account ", claims->service_account, " but the pod runs as ", pod->service_account);
+  }
+  auto from = peer_ip(c.peer);
+  auto from_ip = from ? net::IpAddr::parse(*from) : std::nullopt;
+  if (!from_ip) return reject("the caller's address is unknown (", c.peer, "); a pod token is accepted only from its pod");
+  bool from_pod = false;
+  for (const auto& ip : pod->ips) {
+    auto a = net::IpAddr::parse(ip);
+    from_pod = from_pod || (a && *a == *from_ip);
+  }
+  if (!from_pod) {
+    return reject("presented from ", from_ip->to_string(), ", which is not the pod's address (",
+                  pod->ips.empty() ? "none yet" : join(pod->ips, ", "), ")");
+  }
+  auto id = SpiffeId::make(trust_domain_, claims->ns, claims->service_account);
+  if (!id.ok()) return reject(id.status().message());
+  return Caller{*id, "", "pod-token"};
 }
 
 }  // namespace ambit::istiod::security

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <cstring>
+#include <optional>
 #include <string>
 
 namespace ambit::istiod::security {
@@ -35,15 +36,14 @@ std::string_view host_of(std::string_view hostport) {
 
 }  // namespace
 
-bool peer_is_loopback(std::string_view peer) {
-  if (is_unix(peer)) return true;
+std::optional<std::string> peer_ip(std::string_view peer) {
   std::string_view rest;
   if (peer.rfind("ipv4:", 0) == 0) {
     rest = peer.substr(5);
   } else if (peer.rfind("ipv6:", 0) == 0) {
     rest = peer.substr(5);
   } else {
-    return false;
+    return std::nullopt;
   }
   // gRPC URI-escapes the brackets of an IPv6 peer in some versions.
   std::string unescaped;
@@ -58,7 +58,15 @@ bool peer_is_loopback(std::string_view peer) {
       unescaped.push_back(rest[i]);
     }
   }
-  return ip_is_loopback(host_of(unescaped));
+  std::string_view host = host_of(unescaped);
+  if (host.empty()) return std::nullopt;
+  return std::string(host);
+}
+
+bool peer_is_loopback(std::string_view peer) {
+  if (is_unix(peer)) return true;
+  auto ip = peer_ip(peer);
+  return ip && ip_is_loopback(*ip);
 }
 
 bool listen_address_is_loopback(std::string_view address) {

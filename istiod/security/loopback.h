@@ -4,6 +4,8 @@
 // on plaintext is refused (see authenticator.h).
 #pragma once
 
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace ambit::istiod::security {
@@ -12,6 +14,8 @@ namespace ambit::istiod::security {
 // newer gRPC escapes it), "unix:/path". 127.0.0.0/8, ::1 and IPv4-mapped 127/8 are loopback; a
 // Unix socket is local by construction. Anything unparsable is not loopback.
 bool peer_is_loopback(std::string_view grpc_peer);
+// The IP address of an "ipv4:" or "ipv6:" peer, as text without brackets; nullopt otherwise.
+std::optional<std::string> peer_ip(std::string_view grpc_peer);
 
 // A listen address as given to --plaintext-address: "127.0.0.1:15010", "[::1]:15010",
 // "localhost:15010", "unix:/path". Wildcards ("0.0.0.0:15010", "[::]:15010", ":15010") and

@@ -10,15 +10,15 @@
 
 #include "common/base/log.h"
 #include "common/crypto/csr.h"
+#include "common/hbone/headers.h"
+#include "common/hbone/pool.h"
+#include "common/identity/ca_client.h"
 #include "common/metrics/registry.h"
-#include "ztunnel/identity/ca_client.h"
 #include "ztunnel/identity/secret_manager.h"
 #include "ztunnel/proxy/connection_tracker.h"
-#include "ztunnel/proxy/hbone_headers.h"
 #include "ztunnel/proxy/inbound.h"
-#include "ztunnel/proxy/pool.h"
 #include "ztunnel/telemetry.h"
-#include "test/ztunnel/h2_world.h"
+#include "test/hbone/h2_world.h"
 
 using namespace h2test;
 namespace zt = ambit::ztunnel;
@@ -31,7 +31,7 @@ const SpiffeId kA = *SpiffeId::parse("spiffe://cluster.local/ns/ns-a/sa/a");
 const SpiffeId kB = *SpiffeId::parse("spiffe://cluster.local/ns/ns-b/sa/b");
 
 // Signs whatever the SecretManager asks for, with the test's mesh CA.
-class TestCa : public zt::CaClient {
+class TestCa : public ambit::identity::CaClient {
  public:
   explicit TestCa(const crypto::CertificateAuthority* ca) : ca_(ca) {}
   void create_certificate(const std::string& csr_pem, const SpiffeId& id, std::chrono::seconds ttl,
@@ -182,12 +182,12 @@ class Node {
 
 // Everything a client could put in a CONNECT to claim to be B.
 std::string forged_headers() {
-  zt::Baggage b;
+  ambit::hbone::Baggage b;
   b.cluster_id = "Kubernetes";
   b.ns = "ns-b";
   b.workload_name = "b";
   b.service_name = "b";
-  return hpack_literal("baggage", zt::build_baggage(b)) +
+  return hpack_literal("baggage", ambit::hbone::build_baggage(b)) +
          hpack_literal("forwarded", "for=127.0.0.3;host=b.ns-b.svc.cluster.local") +
          hpack_literal("x-forwarded-client-cert", str_cat("By=", kServerId.to_string(), ";URI=", kB.to_string())) +
          hpack_literal("x-forwarded-for", "127.0.0.3");

@@ -31,8 +31,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using ambit::SpiffeId;
-using ambit::ztunnel::CaClient;
-using ambit::ztunnel::LocalCaClient;
+using ambit::identity::CaClient;
+using ambit::identity::LocalCaClient;
 using ambit::ztunnel::SecretManager;
 using ambit::ztunnel::WorkloadCertPtr;
 namespace crypto = ambit::crypto;

@@ -4,7 +4,6 @@
 
 #include "common/base/log.h"
 #include "common/base/strings.h"
-#include "common/crypto/csr.h"
 
 namespace ambit::ztunnel {
 
@@ -83,13 +82,12 @@ void SecretManager::pump() {
       it->second.in_flight = true;
       ++in_flight_;
     }
-    auto key = crypto::PrivateKey::generate_p256();
-    absl::StatusOr<std::string> csr = key.ok() ? crypto::create_csr(*key, id) : absl::StatusOr<std::string>(key.status());
-    if (!csr.ok()) {
-      boost::asio::post(io_, [this, id, s = csr.status()] { on_result(id, *crypto::PrivateKey::generate_p256(), s); });
+    auto req = identity::new_key_and_csr(id);
+    if (!req.ok()) {
+      boost::asio::post(io_, [this, id, s = req.status()] { on_result(id, *crypto::PrivateKey::generate_p256(), s); });
       continue;
     }
-    ca_->create_certificate(*csr, id, opts_.ttl, [this, id, k = std::move(*key)](absl::StatusOr<std::vector<std::string>> chain) mutable {
+    ca_->create_certificate(req->csr_pem, id, opts_.ttl, [this, id, k = std::move(req->key)](absl::StatusOr<std::vector<std::string>> chain) mutable {
       boost::asio::post(io_, [this, id, k = std::move(k), chain = std::move(chain)]() mutable {
         on_result(id, std::move(k), std::move(chain));
       });
@@ -102,26 +100,10 @@ void SecretManager::on_result(const SpiffeId& id, crypto::PrivateKey key, absl::
   WorkloadCertPtr cert;
   if (!chain.ok()) {
     err = chain.status();
+  } else if (auto made = identity::make_workload_cert(*chain, key, id, roots_); !made.ok()) {
+    err = made.status();
   } else {
-    std::string pem;
-    for (const auto& c : *chain) pem += c;
-    auto creds = tls::Credentials::from_pem(pem, key.to_pem());
-    if (!creds.ok()) {
-      err = creds.status();
-    } else if (creds->identity != id) {
-      err = absl::PermissionDeniedError(
-          str_cat("CA returned a certificate for ", creds->identity.to_string(), ", want ", id.to_string()));
-    } else {
-      auto server = tls::TlsContext::server(*creds, roots_);
-      auto client = tls::TlsContext::client(*creds, roots_);
-      if (!server.ok() || !client.ok()) {
-        err = !server.ok() ? server.status() : client.status();
-      } else {
-        auto nb = creds->chain[0].not_before();
-        auto na = creds->chain[0].not_after();
-        cert = std::make_shared<WorkloadCert>(WorkloadCert{std::move(*creds), std::move(*server), std::move(*client), nb, na});
-      }
-    }
+    cert = std::move(*made);
   }
   std::chrono::steady_clock::duration next{};
   {
@@ -139,13 +121,9 @@ void SecretManager::on_result(const SpiffeId& id, crypto::PrivateKey key, absl::
         e.cert = cert;
         e.state = "Available";
         e.backoff = std::chrono::milliseconds(0);
-        // Refresh at half-life (ZT:src/tls/certificate.rs refresh_at).
-        auto half = cert->not_before + (cert->not_after - cert->not_before) / 2;
-        next = std::max<std::chrono::steady_clock::duration>(
-            std::chrono::duration_cast<std::chrono::steady_clock::duration>(half - crypto::Clock::now()),
-            std::chrono::milliseconds(100));
+        next = identity::refresh_after(*cert, crypto::Clock::now());
       } else {
-        e.backoff = e.backoff.count() == 0 ? opts_.initial_backoff : std::min(e.backoff * 2, opts_.max_backoff);
+        e.backoff = identity::next_backoff(e.backoff, {opts_.ttl, opts_.initial_backoff, opts_.max_backoff});
         e.state = str_cat("Unavailable: ", err.message());
         next = e.backoff;
       }

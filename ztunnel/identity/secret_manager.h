@@ -1,10 +1,9 @@
 // Per-identity workload certificates for the pods on this node (ZT:src/identity/manager.rs):
 //  - track(id) when a pod is added (prefetch), untrack when the last pod of that identity goes;
-//  - refresh at half-life; on failure retry with exponential backoff (500 ms doubling to 150 s)
-//    while the current certificate stays in use until it expires;
-//  - at most 8 fetches in flight; the returned leaf must carry the requested identity.
-// Each certificate comes with its TLS contexts built once (server for inbound HBONE, client for
-// outbound), so handshakes reuse them.
+//  - at most 8 fetches in flight;
+//  - what one certificate is and how it is renewed (half-life refresh, backoff, the leaf must
+//    carry the requested identity, TLS contexts built once) is common/identity/workload_cert.h,
+//    shared with the waypoint's single RotatingCertificate.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -18,19 +17,16 @@
 #include <vector>
 
 #include "common/crypto/trust.h"
+#include "common/identity/ca_client.h"
+#include "common/identity/workload_cert.h"
 #include "common/tls/tls_context.h"
-#include "ztunnel/identity/ca_client.h"
 #include "ztunnel/telemetry.h"
 
 namespace ambit::ztunnel {
 
-struct WorkloadCert {
-  tls::Credentials creds;
-  std::shared_ptr<const tls::TlsContext> server;
-  std::shared_ptr<const tls::TlsContext> client;
-  crypto::Clock::time_point not_before, not_after;
-};
-using WorkloadCertPtr = std::shared_ptr<const WorkloadCert>;
+using identity::CaClient;
+using identity::WorkloadCert;
+using identity::WorkloadCertPtr;
 
 struct CertDump {
   std::string identity;

@@ -11,11 +11,11 @@
 #include "common/base/log.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
+#include "common/hbone/pool.h"
 #include "ztunnel/proxy/connection_tracker.h"
 #include "ztunnel/proxy/inbound.h"
 #include "ztunnel/proxy/inbound_passthrough.h"
 #include "ztunnel/proxy/outbound.h"
-#include "ztunnel/proxy/pool.h"
 
 namespace ambit::ztunnel {
 
@@ -89,7 +89,7 @@ void PodProxies::accept_loop(Listener* l) {
       boost::system::error_code pec;
       auto remote = sock.remote_endpoint(pec);
       Refusal why = Refusal::kNone;
-      if (!pec) ticket = inputs->admission->admit(from_endpoint(remote).ip, &why);
+      if (!pec) ticket = inputs->admission->admit(hbone::from_endpoint(remote).ip, &why);
       if (!ticket) {
         inputs->telemetry->inbound_refused.with({std::string(refusal_name(pec ? Refusal::kTotal : why))}).inc();
         sock.set_option(tcp::socket::linger(true, 0), pec);
@@ -128,7 +128,7 @@ void PodProxies::accept_loop(Listener* l) {
           std::weak_ptr<PodProxies> weak = self;
           asio::co_spawn(wp->io,
                          handle_inbound(in, pod, wp, std::move(s),
-                                        [weak](std::shared_ptr<h2::Connection> c) {
+                                        [weak](std::shared_ptr<hbone::h2::Connection> c) {
                                           auto p = weak.lock();
                                           if (!p) return;
                                           std::lock_guard lock(p->mu_);
@@ -150,7 +150,7 @@ void PodProxies::accept_loop(Listener* l) {
 }
 
 void PodProxies::drain(bool immediate) {
-  std::vector<std::weak_ptr<h2::Connection>> servers;
+  std::vector<std::weak_ptr<hbone::h2::Connection>> servers;
   {
     std::lock_guard lock(mu_);
     draining_ = true;

@@ -11,8 +11,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "absl/status/statusor.h"
+#include "common/hbone/h2/connection.h"
 #include "ztunnel/proxy/admission.h"
-#include "ztunnel/proxy/h2/connection.h"
 #include "ztunnel/proxy/proxy_inputs.h"
 
 namespace ambit::ztunnel {
@@ -54,7 +54,7 @@ class PodProxies : public std::enable_shared_from_this<PodProxies> {
   PodPorts bound_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::mutex mu_;
-  std::vector<std::weak_ptr<h2::Connection>> servers_;
+  std::vector<std::weak_ptr<hbone::h2::Connection>> servers_;
   bool draining_ = false;
 };
 

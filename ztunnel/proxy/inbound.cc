@@ -5,8 +5,8 @@
 
 #include "common/base/log.h"
 #include "common/base/strings.h"
+#include "common/hbone/headers.h"
 #include "ztunnel/proxy/connection_tracker.h"
-#include "ztunnel/proxy/hbone_headers.h"
 #include "ztunnel/proxy/tcp_relay.h"
 #include "ztunnel/proxy/ztunnel_ports.h"
 
@@ -19,7 +19,7 @@ namespace {
 
 spdlog::logger& lg() { return log::scope("inbound"); }
 
-const std::string* header(const h2::Headers& h, std::string_view name) {
+const std::string* header(const hbone::h2::Headers& h, std::string_view name) {
   for (const auto& [k, v] : h) {
     if (k == name) return &v;
   }
@@ -32,7 +32,7 @@ struct Peer {
 };
 
 asio::awaitable<void> handle_stream(const ProxyInputs* in, PodPtr pod, Worker* worker,
-                                    std::shared_ptr<h2::Connection> conn, int32_t sid, h2::Headers headers,
+                                    std::shared_ptr<hbone::h2::Connection> conn, int32_t sid, hbone::h2::Headers headers,
                                     Peer peer) {
   auto info = std::make_shared<ConnectionInfo>();
   info->direction = Direction::kInbound;
@@ -65,7 +65,7 @@ asio::awaitable<void> handle_stream(const ProxyInputs* in, PodPtr pod, Worker* w
     fail(400, "no :authority");
     co_return;
   }
-  auto target = parse_connect_authority(*authority);
+  auto target = hbone::parse_connect_authority(*authority);
   if (!target.ok()) {
     fail(400, str_cat("bad :authority: ", target.status().message()));
     co_return;
@@ -135,7 +135,7 @@ asio::awaitable<void> handle_stream(const ProxyInputs* in, PodPtr pod, Worker* w
       })) {
     co_return;  // already gone
   }
-  absl::Status st = co_await connect_with_timeout(*app, dst, in->config.connect_timeout);
+  absl::Status st = co_await hbone::connect_with_timeout(*app, dst, in->config.connect_timeout);
   bool still_open = conn->set_abort_hook(sid, nullptr);
   if (!still_open) {
     info->error = "stream reset during the app connect";
@@ -146,16 +146,16 @@ asio::awaitable<void> handle_stream(const ProxyInputs* in, PodPtr pod, Worker* w
     fail(503, std::string(st.message()));
     co_return;
   }
-  Baggage b;
+  hbone::Baggage b;
   b.cluster_id = local->proto.cluster_id();
   b.ns = local->ns();
   b.workload_name = local->proto.workload_name();
   b.workload_type = "pod";
   b.service_name = local->proto.canonical_name();
   b.revision = local->proto.canonical_revision();
-  conn->respond(sid, 200, {{"baggage", build_baggage(b)}});
+  conn->respond(sid, 200, {{"baggage", hbone::build_baggage(b)}});
   auto labels = in->telemetry->opened(*info);
-  std::weak_ptr<h2::Connection> weak = conn;
+  std::weak_ptr<hbone::h2::Connection> weak = conn;
   uint64_t track = in->tracker->add(TrackedConnection{
       pod->uid, "inbound", dst.to_string(), peer.addr.to_string(), dst.to_string(), "HBONE", attrs, local,
       [weak, sid, ex = worker->io.get_executor()](const std::string&) {
@@ -163,7 +163,7 @@ asio::awaitable<void> handle_stream(const ProxyInputs* in, PodPtr pod, Worker* w
           if (auto c = weak.lock()) c->reset(sid, NGHTTP2_CANCEL);
         });
       }});
-  conn->attach(sid, std::move(*app), [in, info, labels, track](const h2::StreamStats& s) {
+  conn->attach(sid, std::move(*app), [in, info, labels, track](const hbone::h2::StreamStats& s) {
     in->tracker->remove(track);
     info->bytes_sent = s.bytes_to_app;
     info->bytes_recv = s.bytes_to_peer;
@@ -175,7 +175,7 @@ asio::awaitable<void> handle_stream(const ProxyInputs* in, PodPtr pod, Worker* w
 }  // namespace
 
 asio::awaitable<void> handle_inbound(const ProxyInputs* in, PodPtr pod, Worker* worker, tcp::socket raw,
-                                     std::function<void(std::shared_ptr<h2::Connection>)> on_connection,
+                                     std::function<void(std::shared_ptr<hbone::h2::Connection>)> on_connection,
                                      std::shared_ptr<void> ticket) {
   auto peer_addr = net::peer_addr(raw.native_handle());
   WorkloadCertPtr cert = in->certs->get(pod->identity);
@@ -186,7 +186,7 @@ asio::awaitable<void> handle_inbound(const ProxyInputs* in, PodPtr pod, Worker* 
     co_return;
   }
   auto verify = std::make_shared<tls::PeerVerification>();
-  auto tls = TlsSocket::create(std::move(raw), *cert->server, verify.get());
+  auto tls = hbone::TlsSocket::create(std::move(raw), *cert->server, verify.get());
   if (!tls.ok()) co_return;
   absl::Status st = co_await (*tls)->handshake(in->config.handshake_timeout);
   if (absl::IsDeadlineExceeded(st)) in->telemetry->deadlines_exceeded.with({"inbound_handshake"}).inc();
@@ -201,10 +201,10 @@ asio::awaitable<void> handle_inbound(const ProxyInputs* in, PodPtr pod, Worker* 
     co_return;
   }
   Peer peer{peer_addr.ok() ? *peer_addr : net::SocketAddr{}, verify->peer};
-  h2::Hooks hooks;
-  std::weak_ptr<h2::Connection> self;
-  auto holder = std::make_shared<std::weak_ptr<h2::Connection>>();
-  hooks.on_request = [in, pod, worker, holder, peer](int32_t sid, const h2::Headers& headers) {
+  hbone::h2::Hooks hooks;
+  std::weak_ptr<hbone::h2::Connection> self;
+  auto holder = std::make_shared<std::weak_ptr<hbone::h2::Connection>>();
+  hooks.on_request = [in, pod, worker, holder, peer](int32_t sid, const hbone::h2::Headers& headers) {
     auto conn = holder->lock();
     if (!conn) return;
     asio::co_spawn(worker->io, handle_stream(in, pod, worker, conn, sid, headers, peer), asio::detached);
@@ -213,9 +213,9 @@ asio::awaitable<void> handle_inbound(const ProxyInputs* in, PodPtr pod, Worker* 
   hooks.on_idle_timeout = [in] { in->telemetry->idle_closed.inc(); };
   // The admission ticket lives as long as the connection (its hooks).
   hooks.on_closed = [verify, ticket](const absl::Status&) {};
-  h2::Settings settings;
+  hbone::h2::Settings settings;
   settings.idle_timeout = in->config.inbound_idle_timeout;
-  auto conn = h2::Connection::create(h2::Connection::Role::kServer, std::move(*tls), settings, hooks);
+  auto conn = hbone::h2::Connection::create(hbone::h2::Connection::Role::kServer, std::move(*tls), settings, hooks);
   *holder = conn;
   if (on_connection) on_connection(conn);
   conn->start();

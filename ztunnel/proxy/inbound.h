@@ -12,7 +12,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <functional>
 
-#include "ztunnel/proxy/h2/connection.h"
+#include "common/hbone/h2/connection.h"
 #include "ztunnel/proxy/proxy_inputs.h"
 
 namespace ambit::ztunnel {
@@ -20,7 +20,7 @@ namespace ambit::ztunnel {
 // `on_connection` lets the pod's proxy set track live HBONE server connections (for drain).
 boost::asio::awaitable<void> handle_inbound(const ProxyInputs* in, PodPtr pod, Worker* worker,
                                             boost::asio::ip::tcp::socket raw,
-                                            std::function<void(std::shared_ptr<h2::Connection>)> on_connection,
+                                            std::function<void(std::shared_ptr<hbone::h2::Connection>)> on_connection,
                                             std::shared_ptr<void> ticket = nullptr);
 
 }  // namespace ambit::ztunnel

@@ -60,7 +60,7 @@ asio::awaitable<void> handle_inbound_plaintext(const ProxyInputs* in, PodPtr pod
     refuse(std::string(app.status().message()));
     co_return;
   }
-  absl::Status st = co_await connect_with_timeout(*app, *dst, in->config.connect_timeout);
+  absl::Status st = co_await hbone::connect_with_timeout(*app, *dst, in->config.connect_timeout);
   if (!st.ok()) {
     refuse(std::string(st.message()));
     co_return;

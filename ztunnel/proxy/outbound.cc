@@ -4,11 +4,11 @@
 
 #include "common/base/log.h"
 #include "common/base/strings.h"
+#include "common/hbone/headers.h"
+#include "common/hbone/notify.h"
+#include "common/hbone/pool.h"
 #include "ztunnel/proxy/connection_tracker.h"
-#include "ztunnel/proxy/hbone_headers.h"
-#include "ztunnel/proxy/notify.h"
 #include "ztunnel/proxy/outbound_route.h"
-#include "ztunnel/proxy/pool.h"
 #include "ztunnel/proxy/tcp_relay.h"
 #include "ztunnel/proxy/ztunnel_ports.h"
 
@@ -21,8 +21,8 @@ namespace {
 
 std::atomic<size_t> g_pick{0};
 
-Baggage baggage_of(const Workload& w) {
-  Baggage b;
+hbone::Baggage baggage_of(const Workload& w) {
+  hbone::Baggage b;
   b.cluster_id = w.proto.cluster_id();
   b.ns = w.ns();
   b.workload_name = w.proto.workload_name();
@@ -88,7 +88,7 @@ asio::awaitable<void> handle_outbound(const ProxyInputs* in, PodPtr pod, Worker*
       refuse(std::string(up.status().message()));
       co_return;
     }
-    absl::Status st = co_await connect_with_timeout(*up, route.connect_to, in->config.connect_timeout);
+    absl::Status st = co_await hbone::connect_with_timeout(*up, route.connect_to, in->config.connect_timeout);
     if (!st.ok()) {
       refuse(std::string(st.message()));
       co_return;
@@ -115,28 +115,28 @@ asio::awaitable<void> handle_outbound(const ProxyInputs* in, PodPtr pod, Worker*
   info->hbone_addr = route.connect_to.to_string();
   info->dst_identity = route.expected.empty() ? std::nullopt : std::optional<SpiffeId>(route.expected[0]);
   info->mtls = true;
-  PoolKey key{pod->identity, route.expected, route.connect_to, src->ips.empty() ? net::IpAddr() : src->ips[0], pod->uid};
-  auto conn = co_await worker->pool->get(key, pod->sockets, cert);
+  hbone::PoolKey key{pod->identity, route.expected, route.connect_to, src->ips.empty() ? net::IpAddr() : src->ips[0], pod->uid};
+  auto conn = co_await worker->pool->get(key, pod->sockets, cert->client);
   if (!conn.ok()) {
     refuse(std::string(conn.status().message()));
     co_return;
   }
-  h2::Headers req = {{":method", "CONNECT"}, {":authority", route.authority}};
-  req.emplace_back("baggage", build_baggage(baggage_of(*src)));
+  hbone::h2::Headers req = {{":method", "CONNECT"}, {":authority", route.authority}};
+  req.emplace_back("baggage", hbone::build_baggage(baggage_of(*src)));
   if (peer.ok()) {
-    req.emplace_back("forwarded", build_forwarded(*peer, route.dst_service ? route.dst_service->proto.hostname() : ""));
+    req.emplace_back("forwarded", hbone::build_forwarded(*peer, route.dst_service ? route.dst_service->proto.hostname() : ""));
   }
-  req.emplace_back("traceparent", TraceParent::random().to_string());
+  req.emplace_back("traceparent", hbone::TraceParent::random().to_string());
 
   // Shared with the response callback: after a deadline this frame is gone before the callback
   // runs (the stream's reset reports "no response" later).
   struct Answer {
     explicit Answer(const asio::any_io_executor& ex) : got(ex) {}
-    Notify got;
+    hbone::Notify got;
     int status = 0;
   };
   auto answer = std::make_shared<Answer>(worker->io.get_executor());
-  auto stream = (*conn)->open_stream(req, [answer](int s, const h2::Headers&) {
+  auto stream = (*conn)->open_stream(req, [answer](int s, const hbone::h2::Headers&) {
     answer->status = s;
     answer->got.notify();
   });
@@ -160,7 +160,7 @@ asio::awaitable<void> handle_outbound(const ProxyInputs* in, PodPtr pod, Worker*
     co_return;
   }
   auto labels = in->telemetry->opened(*info);
-  std::weak_ptr<h2::Connection> weak = *conn;
+  std::weak_ptr<hbone::h2::Connection> weak = *conn;
   int32_t sid = *stream;
   uint64_t track = in->tracker->add(TrackedConnection{
       pod->uid, "outbound", info->src_addr, info->dst_addr, route.connect_to.to_string(), "HBONE", std::nullopt,
@@ -169,7 +169,7 @@ asio::awaitable<void> handle_outbound(const ProxyInputs* in, PodPtr pod, Worker*
           if (auto c = weak.lock()) c->reset(sid, NGHTTP2_CANCEL);
         });
       }});
-  (*conn)->attach(sid, std::move(app), [in, info, labels, track](const h2::StreamStats& st) {
+  (*conn)->attach(sid, std::move(app), [in, info, labels, track](const hbone::h2::StreamStats& st) {
     in->tracker->remove(track);
     info->bytes_sent = st.bytes_to_peer;
     info->bytes_recv = st.bytes_to_app;

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "ambit/abi.h"
+#include "common/hbone/connect.h"
 #include "common/net/ip_addr.h"
 
 namespace ambit::ztunnel {
@@ -22,7 +23,7 @@ inline constexpr uint32_t kZtunnelMark = AMBIT_ZTUNNEL_MARK;  // 0x539
 inline constexpr uint32_t kDeliveryMark = AMBIT_DELIVERY_MARK;  // 0x111
 
 // netns_fd < 0 means the caller's own namespace (in-process tests).
-class SocketFactory {
+class SocketFactory : public hbone::SocketSource {
  public:
   explicit SocketFactory(int netns_fd, uint32_t mark = kZtunnelMark) : netns_fd_(netns_fd), mark_(mark) {}
 
@@ -34,17 +35,15 @@ class SocketFactory {
   absl::StatusOr<boost::asio::ip::tcp::socket> tcp(boost::asio::io_context& io, const net::IpAddr& family,
                                                    const std::optional<net::IpAddr>& bind_src = std::nullopt) const;
   int netns_fd() const { return netns_fd_; }
+  // The HBONE pool's sockets: tcp() without a source to preserve.
+  absl::StatusOr<boost::asio::ip::tcp::socket> open_tcp(boost::asio::io_context& io,
+                                                        const net::IpAddr& family) const override {
+    return tcp(io, family);
+  }
 
  private:
   int netns_fd_;
   uint32_t mark_;
 };
-
-// Connects with a deadline (ztunnel's CONNECTION_TIMEOUT is 10 s).
-boost::asio::awaitable<absl::Status> connect_with_timeout(boost::asio::ip::tcp::socket& s, const net::SocketAddr& dst,
-                                                          std::chrono::milliseconds timeout);
-
-boost::asio::ip::tcp::endpoint to_endpoint(const net::SocketAddr& a);
-net::SocketAddr from_endpoint(const boost::asio::ip::tcp::endpoint& e);
 
 }  // namespace ambit::ztunnel

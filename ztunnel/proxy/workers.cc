@@ -3,7 +3,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <thread>
 
-#include "ztunnel/proxy/pool.h"
+#include "common/hbone/pool.h"
 
 namespace ambit::ztunnel {
 

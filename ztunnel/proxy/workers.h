@@ -9,13 +9,15 @@
 #include <thread>
 #include <vector>
 
-namespace ambit::ztunnel {
-
+namespace ambit::hbone {
 class Pool;
+}  // namespace ambit::hbone
+
+namespace ambit::ztunnel {
 
 struct Worker {
   boost::asio::io_context io{1};
-  std::unique_ptr<Pool> pool;  // HBONE client pool, owned by this worker (no cross-thread locks)
+  std::unique_ptr<hbone::Pool> pool;  // HBONE client pool, owned by this worker (no cross-thread locks)
 };
 
 class Workers {

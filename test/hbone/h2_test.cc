@@ -1,7 +1,7 @@
-// In-process tests of ztunnel/proxy/h2/connection (the world they run in is h2_world.h): the
+// In-process tests of common/hbone/h2/connection (the world they run in is h2_world.h): the
 // data path, and the HTTP/2 abuse cases of issue 10 (rapid reset, CONTINUATION, SETTINGS and
 // PING floods). The other HTTP/2 CVE regressions are in h2_cve_test.cc.
-#include "test/ztunnel/h2_world.h"
+#include "test/hbone/h2_world.h"
 
 using namespace h2test;
 

@@ -1,4 +1,4 @@
-#include "ztunnel/proxy/h2/connection.h"
+#include "common/hbone/h2/connection.h"
 
 #include <openssl/err.h>
 #include <sys/socket.h>
@@ -11,7 +11,7 @@
 #include "common/base/log.h"
 #include "common/base/strings.h"
 
-namespace ambit::ztunnel::h2 {
+namespace ambit::hbone::h2 {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -866,4 +866,4 @@ int Connection::on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t er
   return 0;
 }
 
-}  // namespace ambit::ztunnel::h2
+}  // namespace ambit::hbone::h2

@@ -13,7 +13,7 @@
 #include "common/crypto/openssl.h"
 #include "common/tls/tls_context.h"
 
-namespace ambit::ztunnel {
+namespace ambit::hbone {
 
 class TlsSocket {
  public:
@@ -43,4 +43,4 @@ class TlsSocket {
   crypto::SslPtr ssl_;
 };
 
-}  // namespace ambit::ztunnel
+}  // namespace ambit::hbone

@@ -1,8 +1,8 @@
-// HTTP/2 regression tests named after the CVEs of issue 10 that apply to ztunnel's HBONE
+// HTTP/2 regression tests named after the CVEs of issue 10 that apply to the HBONE
 // server (and client): the 2019 "HTTP/2 DoS" family (CVE-2019-9511 … 9518; 9512 and 9515 are in
 // h2_test.cc) and early CONNECT data (CVE-2025-64763). Each attack either ends in a GOAWAY the
 // attacker reads, or is shown to be bounded; and the server keeps serving others afterwards.
-#include "test/ztunnel/h2_world.h"
+#include "test/hbone/h2_world.h"
 
 using namespace h2test;
 

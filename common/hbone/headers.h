@@ -24,7 +24,7 @@
 #include "absl/status/statusor.h"
 #include "common/net/ip_addr.h"
 
-namespace ambit::ztunnel {
+namespace ambit::hbone {
 
 // ---- :authority ---------------------------------------------------------------------------
 
@@ -136,4 +136,4 @@ struct TraceParent {
 // an all-zero trace id or parent id is invalid.
 absl::StatusOr<TraceParent> parse_traceparent(std::string_view header);
 
-}  // namespace ambit::ztunnel
+}  // namespace ambit::hbone

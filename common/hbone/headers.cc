@@ -1,6 +1,6 @@
-// HBONE CONNECT header codecs; mirrors ztunnel src/proxy.rs (HboneAddress, TraceParent,
+// HBONE CONNECT header codecs; mirrors istio/ztunnel src/proxy.rs (HboneAddress, TraceParent,
 // parse_forwarded_host), src/baggage.rs and src/proxy/outbound.rs (build_forwarded).
-#include "ztunnel/proxy/hbone_headers.h"
+#include "common/hbone/headers.h"
 
 #include <arpa/inet.h>
 
@@ -10,7 +10,7 @@
 
 #include "common/base/strings.h"
 
-namespace ambit::ztunnel {
+namespace ambit::hbone {
 namespace {
 
 // Untrusted input quoted in an error message: escaped and cut short.
@@ -532,4 +532,4 @@ absl::StatusOr<TraceParent> parse_traceparent(std::string_view s) {
   return t;
 }
 
-}  // namespace ambit::ztunnel
+}  // namespace ambit::hbone

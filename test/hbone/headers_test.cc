@@ -1,6 +1,6 @@
-// Tests for ztunnel/proxy/hbone_headers: CONNECT :authority, baggage, forwarded, traceparent,
+// Tests for common/hbone/headers: CONNECT :authority, baggage, forwarded, traceparent,
 // including ztunnel's own test vectors (src/baggage.rs, src/proxy.rs) and malformed input.
-#include "ztunnel/proxy/hbone_headers.h"
+#include "common/hbone/headers.h"
 
 #include <doctest/doctest.h>
 
@@ -11,15 +11,15 @@
 
 using ambit::net::IpAddr;
 using ambit::net::SocketAddr;
-using ambit::ztunnel::Baggage;
-using ambit::ztunnel::build_baggage;
-using ambit::ztunnel::build_forwarded;
-using ambit::ztunnel::HboneAddress;
-using ambit::ztunnel::parse_baggage;
-using ambit::ztunnel::parse_connect_authority;
-using ambit::ztunnel::parse_forwarded_host;
-using ambit::ztunnel::parse_traceparent;
-using ambit::ztunnel::TraceParent;
+using ambit::hbone::Baggage;
+using ambit::hbone::build_baggage;
+using ambit::hbone::build_forwarded;
+using ambit::hbone::HboneAddress;
+using ambit::hbone::parse_baggage;
+using ambit::hbone::parse_connect_authority;
+using ambit::hbone::parse_forwarded_host;
+using ambit::hbone::parse_traceparent;
+using ambit::hbone::TraceParent;
 
 namespace {
 
@@ -319,14 +319,14 @@ TEST_CASE("forwarded: malformed headers are errors") {
       {"host=a b", "unexpected 'b'"},
       {"host=a\"b\"", "unexpected '\"'"},
       {"host=(x)", "unexpected '('"},
-      {std::string(ambit::ztunnel::kMaxForwardedLength + 1, 'a'), "longer than 4096 bytes"},
+      {std::string(ambit::hbone::kMaxForwardedLength + 1, 'a'), "longer than 4096 bytes"},
   };
   for (const auto& c : cases) {
     CAPTURE(ambit::printable(c.in));
     check_error(parse_forwarded_host(c.in), c.why);
   }
   std::string many;
-  for (size_t i = 0; i <= ambit::ztunnel::kMaxForwardedPairs; ++i) many += "a=b;";
+  for (size_t i = 0; i <= ambit::hbone::kMaxForwardedPairs; ++i) many += "a=b;";
   check_error(parse_forwarded_host(many), "more than 64 parameters");
 }
 

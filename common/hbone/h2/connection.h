@@ -13,7 +13,7 @@
 // Idle connections hold no I/O buffers (they are released when empty; OpenSSL releases its
 // record buffers too), which keeps the per-idle-connection footprint small.
 //
-// Limits from ztunnel (src/config.rs, src/proxy/h2): stream window 4 MiB, connection window
+// Limits from istio/ztunnel (src/config.rs, src/proxy/h2): stream window 4 MiB, connection window
 // 16 MiB, max frame 1 MiB, server max concurrent streams 200, keepalive PING every 10 s with a
 // 20 s timeout. nghttp2's abuse limits are on: rapid-reset rate limit, CONTINUATION cap,
 // SETTINGS/PING-ACK caps; ours on top: provoked-reset limit, empty-DATA run cap. Violations end
@@ -32,10 +32,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "ztunnel/proxy/notify.h"
-#include "ztunnel/proxy/tls_socket.h"
+#include "common/hbone/notify.h"
+#include "common/hbone/tls_socket.h"
 
-namespace ambit::ztunnel::h2 {
+namespace ambit::hbone::h2 {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
@@ -190,4 +190,4 @@ class Connection : public std::enable_shared_from_this<Connection> {
   absl::Status close_reason_;
 };
 
-}  // namespace ambit::ztunnel::h2
+}  // namespace ambit::hbone::h2

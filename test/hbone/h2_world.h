@@ -50,7 +50,7 @@
 #include "common/crypto/ca.h"
 #include "common/net/ip_addr.h"
 #include "common/tls/tls_context.h"
-#include "ztunnel/proxy/h2/connection.h"
+#include "common/hbone/h2/connection.h"
 
 
 namespace h2test {
@@ -62,12 +62,12 @@ using namespace std::chrono_literals;
 using ambit::SpiffeId;
 using ambit::str_cat;
 using ambit::UniqueFd;
-using ambit::ztunnel::TlsSocket;
-using ambit::ztunnel::h2::Connection;
-using ambit::ztunnel::h2::Headers;
-using ambit::ztunnel::h2::Hooks;
-using ambit::ztunnel::h2::Settings;
-using ambit::ztunnel::h2::StreamStats;
+using ambit::hbone::TlsSocket;
+using ambit::hbone::h2::Connection;
+using ambit::hbone::h2::Headers;
+using ambit::hbone::h2::Hooks;
+using ambit::hbone::h2::Settings;
+using ambit::hbone::h2::StreamStats;
 namespace crypto = ambit::crypto;
 namespace tls = ambit::tls;
 

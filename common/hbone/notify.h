@@ -8,7 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-namespace ambit::ztunnel {
+namespace ambit::hbone {
 
 class Notify {
  public:
@@ -43,4 +43,4 @@ class Notify {
   bool pending_ = false;
 };
 
-}  // namespace ambit::ztunnel
+}  // namespace ambit::hbone

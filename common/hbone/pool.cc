@@ -1,11 +1,12 @@
-#include "ztunnel/proxy/pool.h"
+#include "common/hbone/pool.h"
 
 #include "common/base/log.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
-#include "ztunnel/proxy/notify.h"
+#include "common/hbone/connect.h"
+#include "common/hbone/notify.h"
 
-namespace ambit::ztunnel {
+namespace ambit::hbone {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -22,7 +23,7 @@ struct Pool::Pending {
   absl::StatusOr<std::shared_ptr<h2::Connection>> result = absl::UnavailableError("pending");
 };
 
-Pool::Pool(asio::io_context& io, const ProxyInputs* inputs) : io_(io), in_(inputs), sweeper_(io) { sweep(); }
+Pool::Pool(asio::io_context& io, PoolOptions options) : io_(io), opts_(std::move(options)), sweeper_(io) { sweep(); }
 
 Pool::~Pool() { shutdown(false); }
 
@@ -35,8 +36,7 @@ size_t Pool::connections() const {
 void Pool::sweep() {
   if (stopped_) return;
   auto now = std::chrono::steady_clock::now();
-  auto idle = in_ ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(in_->config.pool_idle_timeout)
-                  : std::chrono::steady_clock::duration(std::chrono::minutes(5));
+  auto idle = opts_.idle_timeout;
   for (auto it = conns_.begin(); it != conns_.end();) {
     auto& v = it->second;
     std::erase_if(v, [&](const std::shared_ptr<h2::Connection>& c) {
@@ -68,10 +68,10 @@ void Pool::shutdown(bool graceful) {
 }
 
 asio::awaitable<absl::StatusOr<std::shared_ptr<h2::Connection>>> Pool::get(const PoolKey& key,
-                                                                           const SocketFactory& sockets,
-                                                                           WorkloadCertPtr cert) {
+                                                                           const SocketSource& sockets,
+                                                                           std::shared_ptr<const tls::TlsContext> client) {
   for (;;) {
-    if (stopped_) co_return absl::UnavailableError("ztunnel is draining");
+    if (stopped_) co_return absl::UnavailableError("HBONE pool is shut down (draining)");
     if (auto it = conns_.find(key); it != conns_.end()) {
       std::erase_if(it->second, [](const auto& c) { return c->closed(); });
       for (auto& c : it->second) {
@@ -89,7 +89,7 @@ asio::awaitable<absl::StatusOr<std::shared_ptr<h2::Connection>>> Pool::get(const
     }
     auto pending = std::make_shared<Pending>();
     pending_[key] = pending;
-    auto r = co_await dial(key, sockets, cert);
+    auto r = co_await dial(key, sockets, client);
     pending_.erase(key);
     if (r.ok()) conns_[key].push_back(*r);
     pending->done = true;
@@ -100,29 +100,24 @@ asio::awaitable<absl::StatusOr<std::shared_ptr<h2::Connection>>> Pool::get(const
 }
 
 asio::awaitable<absl::StatusOr<std::shared_ptr<h2::Connection>>> Pool::dial(const PoolKey& key,
-                                                                            const SocketFactory& sockets,
-                                                                            WorkloadCertPtr cert) {
-  auto sock = sockets.tcp(io_, key.dst.ip);
+                                                                            const SocketSource& sockets,
+                                                                            std::shared_ptr<const tls::TlsContext> client) {
+  auto sock = sockets.open_tcp(io_, key.dst.ip);
   if (!sock.ok()) co_return sock.status();
-  auto timeout = in_ ? in_->config.connect_timeout : std::chrono::milliseconds(10000);
-  absl::Status st = co_await connect_with_timeout(*sock, key.dst, timeout);
+  absl::Status st = co_await connect_with_timeout(*sock, key.dst, opts_.connect_timeout);
   if (!st.ok()) co_return st;
   auto verify = std::make_unique<tls::PeerVerification>();
   verify->expected = key.dst_ids;
-  auto tls = TlsSocket::create(std::move(*sock), *cert->client, verify.get());
+  auto tls = TlsSocket::create(std::move(*sock), *client, verify.get());
   if (!tls.ok()) co_return tls.status();
-  st = co_await (*tls)->handshake(in_ ? in_->config.handshake_timeout : timeout);
-  if (absl::IsDeadlineExceeded(st) && in_ && in_->telemetry) {
-    in_->telemetry->deadlines_exceeded.with({"outbound_handshake"}).inc();
-  }
+  st = co_await (*tls)->handshake(opts_.handshake_timeout);
+  if (absl::IsDeadlineExceeded(st) && opts_.on_handshake_timeout) opts_.on_handshake_timeout();
   if (!st.ok()) co_return annotate(st, str_cat("HBONE to ", key.dst.to_string()));
   if ((*tls)->alpn() != "h2") {
     co_return absl::UnavailableError(str_cat("HBONE to ", key.dst.to_string(), ": server did not negotiate h2"));
   }
   h2::Hooks hooks;
-  hooks.on_protocol_error = [t = in_ ? in_->telemetry : nullptr](uint32_t, const std::string&) {
-    if (t) t->h2_protocol_errors.inc();
-  };
+  hooks.on_protocol_error = opts_.on_protocol_error;
   // The verification state must outlive the handshake; the connection keeps it.
   std::shared_ptr<tls::PeerVerification> v(std::move(verify));
   hooks.on_closed = [v](const absl::Status&) {};
@@ -132,4 +127,4 @@ asio::awaitable<absl::StatusOr<std::shared_ptr<h2::Connection>>> Pool::dial(cons
   co_return conn;
 }
 
-}  // namespace ambit::ztunnel
+}  // namespace ambit::hbone

@@ -16,9 +16,9 @@
 #include <chrono>
 #include <functional>
 
-#include "ztunnel/proxy/notify.h"
+#include "common/hbone/notify.h"
 
-namespace ambit::ztunnel {
+namespace ambit::hbone {
 
 class Deadline {
  public:
@@ -55,4 +55,4 @@ class Deadline {
   bool handler_done_ = false;
 };
 
-}  // namespace ambit::ztunnel
+}  // namespace ambit::hbone

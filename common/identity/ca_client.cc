@@ -1,14 +1,14 @@
-#include "ztunnel/identity/ca_client.h"
+#include "common/identity/ca_client.h"
 
 #include "common/base/strings.h"
 #include "common/crypto/certificate.h"
 #include "common/xds/delta_client.h"
 #include "istio/v1/auth/ca.grpc.pb.h"
 
-namespace ambit::ztunnel {
+namespace ambit::identity {
 
-GrpcCaClient::GrpcCaClient(std::shared_ptr<grpc::Channel> channel, std::string token_source)
-    : channel_(std::move(channel)), token_source_(std::move(token_source)) {}
+GrpcCaClient::GrpcCaClient(std::shared_ptr<grpc::Channel> channel, std::string token_source, Mode mode)
+    : channel_(std::move(channel)), token_source_(std::move(token_source)), mode_(mode) {}
 
 void GrpcCaClient::create_certificate(const std::string& csr_pem, const SpiffeId& identity, std::chrono::seconds ttl,
                                       Done done) {
@@ -23,7 +23,9 @@ void GrpcCaClient::create_certificate(const std::string& csr_pem, const SpiffeId
   call->stub = istio::v1::auth::IstioCertificateService::NewStub(channel_);
   call->req.set_csr(csr_pem);
   call->req.set_validity_duration(ttl.count());
-  (*call->req.mutable_metadata()->mutable_fields())["ImpersonatedIdentity"].set_string_value(identity.to_string());
+  if (mode_ == Mode::kImpersonate) {
+    (*call->req.mutable_metadata()->mutable_fields())["ImpersonatedIdentity"].set_string_value(identity.to_string());
+  }
   std::string token = xds::read_token(token_source_);
   if (!token.empty()) call->ctx.AddMetadata("authorization", str_cat("Bearer ", token));
   call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
@@ -49,4 +51,4 @@ void LocalCaClient::create_certificate(const std::string& csr_pem, const SpiffeI
   done(ca_->sign(*req, identity, ttl));
 }
 
-}  // namespace ambit::ztunnel
+}  // namespace ambit::identity

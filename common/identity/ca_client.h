@@ -1,7 +1,10 @@
-// Client side of istio.v1.auth.IstioCertificateService/CreateCertificate (ZT:src/identity/caclient.rs):
-// CSR for the wanted identity, ImpersonatedIdentity in the metadata (ztunnel mints certificates
-// for the pods on its node), bearer credential in the call metadata. The in-process variant signs
-// with a local CA, for tests and benchmarks that run without istiod.
+// Client side of istio.v1.auth.IstioCertificateService/CreateCertificate (istio/ztunnel
+// src/identity/caclient.rs), shared by ztunnel and the waypoint: CSR for the wanted identity,
+// bearer credential in the call metadata, and — for ztunnel, which mints certificates for the
+// pods on its node — ImpersonatedIdentity in the request metadata. A workload asking for its own
+// identity (the waypoint, with its pod token) sends no ImpersonatedIdentity: istiod grants the
+// caller's identity. The in-process variant signs with a local CA, for tests and benchmarks that
+// run without istiod.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -16,7 +19,7 @@
 #include "common/crypto/ca.h"
 #include "common/identity/spiffe.h"
 
-namespace ambit::ztunnel {
+namespace ambit::identity {
 
 class CaClient {
  public:
@@ -29,14 +32,19 @@ class CaClient {
 
 class GrpcCaClient : public CaClient {
  public:
+  enum class Mode {
+    kImpersonate,  // a node agent: the request names the identity (ImpersonatedIdentity)
+    kOwnIdentity,  // a workload: the identity is the one the credential proves
+  };
   // `token_source` is a path to read (re-read on every call, so rotation works) or a literal.
-  GrpcCaClient(std::shared_ptr<grpc::Channel> channel, std::string token_source);
+  GrpcCaClient(std::shared_ptr<grpc::Channel> channel, std::string token_source, Mode mode);
   void create_certificate(const std::string& csr_pem, const SpiffeId& identity, std::chrono::seconds ttl,
                           Done done) override;
 
  private:
   std::shared_ptr<grpc::Channel> channel_;
   std::string token_source_;
+  Mode mode_;
 };
 
 class LocalCaClient : public CaClient {
@@ -49,5 +57,4 @@ class LocalCaClient : public CaClient {
   const crypto::CertificateAuthority* ca_;
 };
 
-
-}  // namespace ambit::ztunnel
+}  // namespace ambit::identity

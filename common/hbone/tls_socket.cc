@@ -1,4 +1,4 @@
-#include "ztunnel/proxy/tls_socket.h"
+#include "common/hbone/tls_socket.h"
 
 #include <openssl/err.h>
 
@@ -6,9 +6,9 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/base/strings.h"
-#include "ztunnel/proxy/deadline.h"
+#include "common/hbone/deadline.h"
 
-namespace ambit::ztunnel {
+namespace ambit::hbone {
 
 namespace asio = boost::asio;
 
@@ -127,4 +127,4 @@ std::string TlsSocket::alpn() const {
   return p ? std::string(reinterpret_cast<const char*>(p), len) : std::string();
 }
 
-}  // namespace ambit::ztunnel
+}  // namespace ambit::hbone
