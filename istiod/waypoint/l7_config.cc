@@ -1,6 +1,7 @@
 #include "istiod/waypoint/l7_config.h"
 
 #include "common/base/strings.h"
+#include "istiod/ambient/resource.h"
 #include "istiod/waypoint/listeners.h"
 #include "istiod/waypoint/policies.h"
 #include "istiod/waypoint/routes.h"
@@ -9,6 +10,9 @@
 namespace ambit::istiod::waypoint {
 
 namespace pb = ::ambit::waypoint::v1;
+
+static_assert(std::string_view(ambient::kWaypointResourceType) == ::ambit::waypoint::l7::kResourceTypeUrl,
+              "istiod serves the type URL the waypoint expects");
 
 pb::MeshSettings::PathNormalization path_normalization(ambient::PathNormalization p) {
   switch (p) {
