@@ -51,12 +51,12 @@ WaypointConfig translate_waypoint(const WaypointScope& scope, std::span<const Co
     }
   }
   for (const ConfigObject* obj : routes) {
-    auto t = translate_route(*obj, scope);
-    if (!t) continue;
+    TranslatedRoute t = translate_route(*obj, scope);
     std::string what = str_cat(kind_name(obj->kind), " ", obj->meta.ns, "/", obj->meta.name);
-    for (const auto& p : t->problems) out.problems.push_back(str_cat(what, ": ", p));
+    for (const auto& p : t.problems) out.problems.push_back(str_cat(what, ": ", p));
+    if (!t.attached) continue;
     pb::Resource r;
-    *r.mutable_route() = std::move(t->route);
+    *r.mutable_route() = std::move(t.route);
     put(std::move(r), what, &out);
   }
   for (const ConfigObject* obj : policies) {

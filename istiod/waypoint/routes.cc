@@ -32,22 +32,23 @@ class RouteTranslator {
  public:
   RouteTranslator(const ConfigObject& route, const WaypointScope& scope) : obj_(route), scope_(scope) {}
 
-  std::optional<TranslatedRoute> run() {
+  TranslatedRoute run() {
     const bool grpc = obj_.kind == Kind::kGRPCRoute;
     out_.route.set_kind(grpc ? pb::Route::GRPC_ROUTE : pb::Route::HTTP_ROUTE);
     out_.route.set_namespace_(obj_.meta.ns);
     out_.route.set_name(obj_.meta.name);
     if (grpc) {
       const GRPCRoute& r = obj_.as<GRPCRoute>();
-      if (!parents(r.parent_refs)) return std::nullopt;
+      if (!parents(r.parent_refs)) return std::move(out_);
       hostnames(r.hostnames);
       for (size_t i = 0; i < r.rules.size(); ++i) grpc_rule(r.rules[i], str_cat("rules[", i, "]"));
     } else {
       const HTTPRoute& r = obj_.as<HTTPRoute>();
-      if (!parents(r.parent_refs)) return std::nullopt;
+      if (!parents(r.parent_refs)) return std::move(out_);
       hostnames(r.hostnames);
       for (size_t i = 0; i < r.rules.size(); ++i) http_rule(r.rules[i], str_cat("rules[", i, "]"));
     }
+    out_.attached = true;
     return std::move(out_);
   }
 
@@ -302,8 +303,8 @@ class RouteTranslator {
 
 }  // namespace
 
-std::optional<TranslatedRoute> translate_route(const ConfigObject& route, const WaypointScope& scope) {
-  if (route.kind != Kind::kHTTPRoute && route.kind != Kind::kGRPCRoute) return std::nullopt;
+TranslatedRoute translate_route(const ConfigObject& route, const WaypointScope& scope) {
+  if (route.kind != Kind::kHTTPRoute && route.kind != Kind::kGRPCRoute) return {};
   return RouteTranslator(route, scope).run();
 }
 

@@ -9,7 +9,8 @@
 //    serves, filtered by the route's hostnames: the HBONE listener's allowedRoutes must admit the
 //    route's namespace (and its kinds, if listed), and sectionName/port, if set, must name that
 //    listener.
-// A route none of whose parentRefs attaches is not this waypoint's (nullopt).
+// A route none of whose parentRefs attaches is not this waypoint's (attached = false); its
+// problems then say why, if a parentRef named this waypoint or one of its Services.
 //
 // What the waypoint gets is already resolved: defaults filled (the model applies the CRD's),
 // hostnames lower-cased, backendRefs resolved to WDS Service keys (`<name>.<ns>.svc.<domain>`)
@@ -38,13 +39,14 @@
 namespace ambit::istiod::waypoint {
 
 struct TranslatedRoute {
-  ::ambit::waypoint::v1::Route route;
+  bool attached = false;
+  ::ambit::waypoint::v1::Route route;  // complete only when attached
   // One line per unresolved reference or parentRef that does not attach, for logs and status:
   // "rules[0].backendRefs[1]: Service demo/ghost not found (BackendNotFound)".
   std::vector<std::string> problems;
 };
 
-// `route` is an HTTPRoute or GRPCRoute object; nullopt if it does not attach to this waypoint.
-std::optional<TranslatedRoute> translate_route(const ConfigObject& route, const WaypointScope& scope);
+// `route` is an HTTPRoute or GRPCRoute object (anything else: not attached).
+TranslatedRoute translate_route(const ConfigObject& route, const WaypointScope& scope);
 
 }  // namespace ambit::istiod::waypoint
