@@ -29,6 +29,10 @@ int main(int argc, char** argv) {
                  "Send istio_allow_waypoint_* ALLOW policies so that, once an ALLOW policy applies, traffic that "
                  "skips a waypoint is refused (Istio's PILOT_AUTO_ALLOW_WAYPOINT_POLICY; false turns it off)")
       ->capture_default_str();
+  std::string path_normalization = "BASE";
+  app.add_option("--path-normalization", path_normalization,
+                 "meshConfig.pathNormalization for waypoints: BASE, NONE, MERGE_SLASHES or DECODE_AND_MERGE_SLASHES")
+      ->capture_default_str();
   app.add_option("--ca-dir", o.ca_dir, "CA material (ca-cert.pem, ca-key.pem, node-token.key); created if empty");
   app.add_option("--trust-domain", o.trust_domain, "SPIFFE trust domain")->capture_default_str();
   app.add_option("--root-namespace", o.root_namespace, "Mesh root namespace")->capture_default_str();
@@ -69,6 +73,13 @@ int main(int argc, char** argv) {
 
   if (auto s = ambit::log::init(log_level); !s.ok()) {
     std::fprintf(stderr, "istiod: --log-level: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  if (auto p = ambit::istiod::ambient::parse_path_normalization(path_normalization)) {
+    o.path_normalization = *p;
+  } else {
+    std::fprintf(stderr, "istiod: --path-normalization: '%s' is not BASE, NONE, MERGE_SLASHES or DECODE_AND_MERGE_SLASHES\n",
+                 path_normalization.c_str());
     return 2;
   }
   if (o.ca_dir.empty()) {

@@ -119,6 +119,7 @@ class IstiodImpl final : public Istiod {
     m.root_namespace = o.root_namespace;
     m.trust_domain = o.trust_domain;
     m.waypoint_bypass_protection = o.waypoint_bypass_protection;
+    m.path_normalization = o.path_normalization;
     return m;
   }
 
@@ -300,7 +301,8 @@ class IstiodImpl final : public Istiod {
         str_append(&out, "{\"id\":", c.id, ",\"node\":\"", json_escape(c.node_id), "\",\"identity\":\"",
                    json_escape(c.identity), "\",\"auth\":\"", c.auth_method, "\",\"peer\":\"", json_escape(c.peer),
                    "\",\"connected\":\"", c.connected_at, "\",\"pushes\":", c.pushes, ",\"acks\":", c.acks,
-                   ",\"nacks\":", c.nacks, ",\"lastNack\":\"", json_escape(c.last_nack), "\",\"resources\":{");
+                   ",\"nacks\":", c.nacks, ",\"lastNack\":\"", json_escape(c.last_nack), "\",\"waypoint\":\"", json_escape(c.waypoint),
+                   "\",\"resources\":{");
         bool f2 = true;
         for (const auto& [t, n] : c.resources) {
           if (!f2) out += ",";

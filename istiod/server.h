@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "istiod/ambient/mesh_config.h"
 #include "istiod/xds/stream_limits.h"
 
 namespace ambit::istiod {
@@ -24,6 +25,8 @@ struct IstiodOptions {
   // istio_allow_waypoint_* at the destination (ambient/waypoints.h); Istio's
   // PILOT_AUTO_ALLOW_WAYPOINT_POLICY, but on by default.
   bool waypoint_bypass_protection = true;
+  // meshConfig.pathNormalization.normalization, sent to every waypoint (MeshSettings).
+  ambient::PathNormalization path_normalization = ambient::PathNormalization::kBase;
   std::string ca_dir;                       // CA material; created on first start
   std::string trust_domain = "cluster.local";
   std::string root_namespace = "istio-system";

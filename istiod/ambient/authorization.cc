@@ -48,12 +48,6 @@ std::optional<uint32_t> parse_port(std::string_view s) {
   return v;
 }
 
-void add_ports(const std::vector<std::string>& values, RepeatedField<uint32_t>* out) {
-  for (const std::string& v : values) {
-    if (auto p = parse_port(v)) out->Add(*p);
-  }
-}
-
 // netip.ParseAddr: 4 raw bytes for IPv4, 16 for IPv6 (IPv4-mapped IPv6 stays 16). A zone
 // ("fe80::1%eth0") is accepted and dropped, as AsSlice() does; prefixes take no zone.
 bool parse_ip(std::string_view s, bool allow_zone, std::string* bytes) {
@@ -72,47 +66,6 @@ bool parse_ip(std::string_view s, bool allow_zone, std::string* bytes) {
     return true;
   }
   return false;
-}
-
-// "addr" → full-length prefix; "addr/bits" → the address as written (not masked) and bits,
-// as netip.ParsePrefix keeps it. Unparsable values are skipped.
-void add_addresses(const std::vector<std::string>& values, RepeatedPtrField<sec::Address>* out) {
-  for (const std::string& v : values) {
-    if (v.empty()) continue;
-    std::string bytes;
-    uint32_t length = 0;
-    size_t slash = v.rfind('/');
-    if (slash == std::string::npos) {
-      if (!parse_ip(v, /*allow_zone=*/true, &bytes)) continue;
-      length = static_cast<uint32_t>(bytes.size() * 8);
-    } else {
-      if (!parse_ip(std::string_view(v).substr(0, slash), /*allow_zone=*/false, &bytes)) continue;
-      std::string_view bits = std::string_view(v).substr(slash + 1);
-      // ParsePrefix: decimal digits, no sign, no leading zero, at most the address length.
-      if (bits.empty() || bits.size() > 3 || (bits.size() > 1 && bits[0] == '0')) continue;
-      auto n = parse_port(bits);
-      if (!n || *n > bytes.size() * 8) continue;
-      length = *n;
-    }
-    sec::Address* a = out->Add();
-    a->set_address(bytes);
-    a->set_length(length);
-  }
-}
-
-// "ns/sa" names a service account of another namespace; a bare "sa" is in the policy's.
-void add_service_accounts(const std::vector<std::string>& values, std::string_view policy_ns,
-                          RepeatedPtrField<sec::ServiceAccountMatch>* out) {
-  for (const std::string& v : values) {
-    sec::ServiceAccountMatch* m = out->Add();
-    if (size_t slash = v.find('/'); slash != std::string::npos) {
-      m->set_namespace_(v.substr(0, slash));
-      m->set_serviceaccount(v.substr(slash + 1));
-    } else {
-      m->set_namespace_(std::string(policy_ns));
-      m->set_serviceaccount(v);
-    }
-  }
 }
 
 // ---- rules (authorization.go handleRule) ---------------------------------------------------
@@ -250,6 +203,55 @@ std::string converted_pa_key(const ConfigObject& pa) {
 }
 
 }  // namespace
+
+// ---- value conversions shared with the waypoint's policies ------------------------------
+
+void add_ports(const std::vector<std::string>& values, RepeatedField<uint32_t>* out) {
+  for (const std::string& v : values) {
+    if (auto p = parse_port(v)) out->Add(*p);
+  }
+}
+
+// "addr" → full-length prefix; "addr/bits" → the address as written (not masked) and bits,
+// as netip.ParsePrefix keeps it. Unparsable values are skipped.
+void add_addresses(const std::vector<std::string>& values, RepeatedPtrField<sec::Address>* out) {
+  for (const std::string& v : values) {
+    if (v.empty()) continue;
+    std::string bytes;
+    uint32_t length = 0;
+    size_t slash = v.rfind('/');
+    if (slash == std::string::npos) {
+      if (!parse_ip(v, /*allow_zone=*/true, &bytes)) continue;
+      length = static_cast<uint32_t>(bytes.size() * 8);
+    } else {
+      if (!parse_ip(std::string_view(v).substr(0, slash), /*allow_zone=*/false, &bytes)) continue;
+      std::string_view bits = std::string_view(v).substr(slash + 1);
+      // ParsePrefix: decimal digits, no sign, no leading zero, at most the address length.
+      if (bits.empty() || bits.size() > 3 || (bits.size() > 1 && bits[0] == '0')) continue;
+      auto n = parse_port(bits);
+      if (!n || *n > bytes.size() * 8) continue;
+      length = *n;
+    }
+    sec::Address* a = out->Add();
+    a->set_address(bytes);
+    a->set_length(length);
+  }
+}
+
+// "ns/sa" names a service account of another namespace; a bare "sa" is in the policy's.
+void add_service_accounts(const std::vector<std::string>& values, std::string_view policy_ns,
+                          RepeatedPtrField<sec::ServiceAccountMatch>* out) {
+  for (const std::string& v : values) {
+    sec::ServiceAccountMatch* m = out->Add();
+    if (size_t slash = v.find('/'); slash != std::string::npos) {
+      m->set_namespace_(v.substr(0, slash));
+      m->set_serviceaccount(v.substr(slash + 1));
+    } else {
+      m->set_namespace_(std::string(policy_ns));
+      m->set_serviceaccount(v);
+    }
+  }
+}
 
 // ---- AuthorizationPolicy --------------------------------------------------------------------
 

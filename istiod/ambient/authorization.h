@@ -54,6 +54,20 @@ struct AuthorizationOptions {
   bool enable_dry_run = false;
 };
 
+// ---- Istio's value conversions (authorization.go stringToPort / stringToIP /
+// stringToServiceAccountMatch), shared with the waypoint's L7 policies (istiod/waypoint/policies.h)
+// so that an L4 key means the same thing at ztunnel and at the waypoint.
+
+// Decimal ports 0..65535; anything else is skipped, as istiod does.
+void add_ports(const std::vector<std::string>& values, google::protobuf::RepeatedField<uint32_t>* out);
+// "ip" (full-length prefix) or "ip/bits" (the address as written, not masked), 4 or 16 bytes;
+// unparsable values are skipped.
+void add_addresses(const std::vector<std::string>& values,
+                   google::protobuf::RepeatedPtrField<istio::security::Address>* out);
+// "ns/sa", or a bare "sa" in `policy_ns`.
+void add_service_accounts(const std::vector<std::string>& values, std::string_view policy_ns,
+                          google::protobuf::RepeatedPtrField<istio::security::ServiceAccountMatch>* out);
+
 // ---- AuthorizationPolicy (convertAuthorizationPolicy) ----------------------------------------
 
 // The Authorization ztunnel gets for one AuthorizationPolicy, or nullopt when istiod sends none:

@@ -5,6 +5,7 @@
 
 #include "common/base/strings.h"
 #include "istiod/ambient/authorization.h"
+#include "istiod/waypoint/l7_config.h"
 
 namespace ambit::istiod::ambient {
 
@@ -44,6 +45,7 @@ Changes AmbientIndex::apply(const std::vector<ConfigEvent>& events) {
       upsert(e.obj, &out);
     }
   }
+  if (waypoint_config_dirty_) rebuild_waypoint_configs(&out);
   return out;
 }
 
@@ -69,6 +71,7 @@ Changes AmbientIndex::resync(const std::vector<ObjectPtr>& all) {
   for (const auto& o : all) {
     if (!early(o->kind)) upsert(o, &out);
   }
+  if (waypoint_config_dirty_) rebuild_waypoint_configs(&out);
   return out;
 }
 
@@ -96,6 +99,11 @@ void AmbientIndex::on_changed(const ConfigObject* before, const ConfigObject* af
   const ConfigObject* any = after ? after : before;
   const std::string& ns = any->meta.ns;
   const std::string& name = any->meta.name;
+  // Pods reach the waypoint config only through Service bindings (rebuild_service marks those).
+  if (any->kind != Kind::kPod && any->kind != Kind::kNode && any->kind != Kind::kServiceAccount &&
+      any->kind != Kind::kPeerAuthentication) {
+    waypoint_config_dirty_ = true;
+  }
   switch (any->kind) {
     case Kind::kNamespace:
       if (!before || !after || before->meta.labels != after->meta.labels) rebuild_namespace(name, out);
@@ -409,6 +417,7 @@ void AmbientIndex::rebuild_service(const std::string& ns, const std::string& nam
   }
   set_output(kAddressType, rname, std::move(res), out);
   set_user(okey, wref);
+  waypoint_config_dirty_ = true;  // which Services a waypoint serves may have changed
 }
 
 void AmbientIndex::set_user(const ObjectKey& key, const std::optional<WaypointRef>& ref) {
@@ -592,6 +601,107 @@ std::vector<ObjectPtr> AmbientIndex::objects(Kind kind) const {
     for (const auto& [__, o] : m) out.push_back(o);
   }
   return out;
+}
+
+// ---- waypoint L7 config ----------------------------------------------------------------------
+
+void AmbientIndex::rebuild_waypoint_configs(Changes* out) {
+  waypoint_config_dirty_ = false;
+  // A waypoint serves the Services bound to it, and those only waiting for it to become ready:
+  // its listeners are in place before clients are sent to it, so the first requests never meet
+  // a waypoint that does not know their service yet (400).
+  std::map<WaypointRef, std::set<std::pair<std::string, std::string>>> served;
+  for (const auto& [key, b] : bindings_) {
+    if (key.kind != Kind::kService || !b.ref) continue;
+    if (b.bound() || b.reason == kReasonNotReady) served[*b.ref].insert({key.ns, key.name});
+  }
+  std::vector<const ConfigObject*> routes, policies;
+  for (const NsMap* m : {&routes_, &grpc_routes_}) {
+    for (const auto& [_, objs] : *m) {
+      for (const auto& [__, o] : objs) routes.push_back(o.get());
+    }
+  }
+  for (const auto& [_, objs] : authz_) {
+    for (const auto& [__, o] : objs) policies.push_back(o.get());
+  }
+
+  std::map<WaypointRef, std::map<std::string, ResourcePtr>> next;
+  std::map<WaypointRef, std::vector<std::string>> problems;
+  for (const auto& [gns, gws] : gateways_) {
+    for (const auto& [gname, g] : gws) {
+      if (!is_waypoint(g->as<Gateway>())) continue;
+      waypoint::WaypointScope scope;
+      scope.waypoint = WaypointRef{gns, gname};
+      scope.gateway = g.get();
+      scope.services = served[scope.waypoint];
+      scope.find_service = [this](const std::string& ns, const std::string& name) {
+        return get(Kind::kService, ns, name);
+      };
+      scope.namespace_labels = [this](const std::string& ns) -> const Labels* {
+        const ConfigObject* o = get(Kind::kNamespace, "", ns);
+        return o ? &o->meta.labels : nullptr;
+      };
+      scope.mesh = mesh_;
+      waypoint::WaypointConfig cfg = waypoint::translate_waypoint(scope, routes, policies);
+      auto& res = next[scope.waypoint];
+      for (const auto& [key, r] : cfg.resources) res[key] = make_resource(key, kWaypointResourceType, r);
+      if (!cfg.problems.empty()) problems[scope.waypoint] = std::move(cfg.problems);
+    }
+  }
+  waypoint_problems_ = std::move(problems);
+
+  // Only keys whose bytes changed, and keys gone (a removed waypoint loses them all).
+  std::unique_lock lock(mu_);
+  for (const auto& [wp, res] : next) {
+    auto old = waypoint_config_.find(wp);
+    for (const auto& [key, r] : res) {
+      if (old != waypoint_config_.end()) {
+        auto it = old->second.find(key);
+        if (it != old->second.end() && it->second->bytes == r->bytes) continue;
+      }
+      out->waypoints[wp].insert(key);
+    }
+    if (old == waypoint_config_.end()) continue;
+    for (const auto& [key, _] : old->second) {
+      if (!res.count(key)) out->waypoints[wp].insert(key);
+    }
+  }
+  for (const auto& [wp, old] : waypoint_config_) {
+    if (next.count(wp)) continue;
+    for (const auto& [key, _] : old) out->waypoints[wp].insert(key);
+  }
+  // Unchanged resources keep their pointers (readers may hold them; the bytes are equal anyway).
+  for (auto& [wp, res] : next) {
+    auto old = waypoint_config_.find(wp);
+    if (old == waypoint_config_.end()) continue;
+    for (auto& [key, r] : res) {
+      auto it = old->second.find(key);
+      if (it != old->second.end() && it->second->bytes == r->bytes) r = it->second;
+    }
+  }
+  waypoint_config_ = std::move(next);
+}
+
+ResourcePtr AmbientIndex::find_waypoint_resource(const WaypointRef& wp, const std::string& name) const {
+  std::shared_lock lock(mu_);
+  auto it = waypoint_config_.find(wp);
+  if (it == waypoint_config_.end()) return nullptr;
+  auto jt = it->second.find(name);
+  return jt == it->second.end() ? nullptr : jt->second;
+}
+
+std::vector<ResourcePtr> AmbientIndex::waypoint_resources(const WaypointRef& wp) const {
+  std::shared_lock lock(mu_);
+  std::vector<ResourcePtr> out;
+  auto it = waypoint_config_.find(wp);
+  if (it == waypoint_config_.end()) return out;
+  for (const auto& [_, r] : it->second) out.push_back(r);
+  return out;
+}
+
+std::vector<std::string> AmbientIndex::waypoint_config_problems(const WaypointRef& wp) const {
+  auto it = waypoint_problems_.find(wp);
+  return it == waypoint_problems_.end() ? std::vector<std::string>{} : it->second;
 }
 
 }  // namespace ambit::istiod::ambient

@@ -11,6 +11,12 @@
 // resource names whose content changed
 // (added, updated or removed), which is exactly what the delta xDS server pushes.
 //
+// Each waypoint also gets its L7 config (istiod/waypoint/l7_config.h). That one is re-translated
+// whole, per waypoint, whenever a batch touched something it reads (not for Pod or Node
+// changes): a few waypoints times their routes and policies, cheap next to a push. What is
+// reported — and pushed — is only the keys whose encoded bytes differ from the last translation,
+// so one edited HTTPRoute is one Route on the wire.
+//
 // Threading: apply() runs on one thread (the config thread). Readers (xDS connections, debug
 // views) may call the const accessors concurrently; outputs are guarded by a shared mutex and
 // handed out as immutable shared pointers.
@@ -36,10 +42,13 @@ namespace ambit::istiod::ambient {
 struct Changes {
   std::set<std::string> addresses;       // Address resource names
   std::set<std::string> authorizations;  // Authorization resource names
-  bool empty() const { return addresses.empty() && authorizations.empty(); }
+  // Per waypoint: names of its L7 config resources (kWaypointResourceType) that changed.
+  std::map<WaypointRef, std::set<std::string>> waypoints;
+  bool empty() const { return addresses.empty() && authorizations.empty() && waypoints.empty(); }
   void merge(const Changes& o) {
     addresses.insert(o.addresses.begin(), o.addresses.end());
     authorizations.insert(o.authorizations.begin(), o.authorizations.end());
+    for (const auto& [w, names] : o.waypoints) waypoints[w].insert(names.begin(), names.end());
   }
 };
 
@@ -76,6 +85,14 @@ class AmbientIndex {
   // The binding of every Service and Pod that asks for a waypoint (Binding::ref set).
   const std::map<ObjectKey, Binding>& waypoint_bindings() const { return bindings_; }
 
+  // The L7 config of one waypoint (istiod/waypoint/l7_config.h), as kWaypointResourceType
+  // resources named by their keys. Empty for a Gateway that is not a waypoint. Thread-safe.
+  ResourcePtr find_waypoint_resource(const WaypointRef& wp, const std::string& name) const;
+  std::vector<ResourcePtr> waypoint_resources(const WaypointRef& wp) const;
+  // What the last translation of its config could not resolve or had to fail closed (routes'
+  // unresolved backendRefs, policies' unknown keys...). Control thread only.
+  std::vector<std::string> waypoint_config_problems(const WaypointRef& wp) const;
+
  private:
   using NsMap = std::map<std::string, std::map<std::string, ObjectPtr>>;  // ns -> name -> obj
   NsMap& inputs(Kind k);
@@ -104,6 +121,9 @@ class AmbientIndex {
                                                       const std::vector<const ConfigObject*>& services) const;
 
   void set_output(const std::string& type_url, const std::string& name, ResourcePtr r, Changes* out);
+  // Re-translates every waypoint's L7 config and records the keys whose bytes changed. Run at the
+  // end of apply()/resync() when an input it reads changed (waypoint_config_dirty_).
+  void rebuild_waypoint_configs(Changes* out);
 
   MeshConfig mesh_;
   NsMap namespaces_, pods_, services_, service_accounts_, nodes_, authz_, peer_authn_, gateway_classes_, gateways_,
@@ -122,11 +142,16 @@ class AmbientIndex {
   std::map<std::pair<std::string, std::string>, WaypointRef> member_of_;  // pod -> its waypoint
   std::map<WaypointRef, std::string> waypoint_ready_;  // "ready", or why not
   std::set<WaypointRef> rebuilding_users_;
+  // Set by changes to what a waypoint's L7 config reads: Services and their bindings, routes,
+  // AuthorizationPolicies, Gateways, GatewayClasses, Namespaces (allowedRoutes selectors).
+  bool waypoint_config_dirty_ = false;
+  std::map<WaypointRef, std::vector<std::string>> waypoint_problems_;
 
   mutable std::shared_mutex mu_;
   std::map<std::string, ResourcePtr> addresses_;
   std::map<std::string, ResourcePtr> authorizations_;
   std::map<std::string, std::string> alias_to_name_;
+  std::map<WaypointRef, std::map<std::string, ResourcePtr>> waypoint_config_;  // waypoint -> key -> resource
   std::map<std::string, std::map<std::pair<std::string, std::string>, int>> node_pods_;  // node -> (ns,sa) -> count
   std::map<std::pair<std::string, std::string>, std::pair<std::string, std::string>> pod_placement_;  // pod -> (node, sa)
   std::map<std::pair<std::string, std::string>, PodBinding> pod_bindings_;  // every pod, for token binding

@@ -1,9 +1,18 @@
 // Mesh-wide settings the ambient translation depends on (Istio's meshConfig subset).
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace ambit::istiod::ambient {
+
+// meshConfig.pathNormalization.normalization (Istio's names): what path the waypoint's routes and
+// L7 policies match, and forward. BASE is Istio's default.
+enum class PathNormalization { kBase, kNone, kMergeSlashes, kDecodeAndMergeSlashes };
+// "BASE", "NONE", "MERGE_SLASHES", "DECODE_AND_MERGE_SLASHES" (Istio's spelling; DEFAULT = BASE).
+std::optional<PathNormalization> parse_path_normalization(std::string_view s);
+const char* path_normalization_name(PathNormalization p);
 
 struct MeshConfig {
   std::string root_namespace = "istio-system";  // GLOBAL policies live here
@@ -16,6 +25,7 @@ struct MeshConfig {
   // PILOT_AUTO_ALLOW_WAYPOINT_POLICY, which defaults to off there; on here, because with it off
   // a client that connects to the pod directly skips every L7 policy of the waypoint.
   bool waypoint_bypass_protection = true;
+  PathNormalization path_normalization = PathNormalization::kBase;
 };
 
 // Istio's labels and annotations (pkg/config/constants), in one place.

@@ -13,6 +13,9 @@ namespace ambit::istiod::ambient {
 
 inline constexpr const char* kAddressType = "type.googleapis.com/istio.workload.Address";
 inline constexpr const char* kAuthorizationType = "type.googleapis.com/istio.security.Authorization";
+// The waypoint's L7 config (docs/waypoint-config.md), per waypoint: waypoint/l7/resource_key.h
+// kResourceTypeUrl (istiod/waypoint/l7_config.cc checks that they agree).
+inline constexpr const char* kWaypointResourceType = "type.googleapis.com/ambit.waypoint.v1.Resource";
 
 struct Resource {
   std::string name;

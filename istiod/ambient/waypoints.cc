@@ -19,7 +19,8 @@ bool serves(TrafficType t, BindKind kind) {
   return kind == BindKind::kService ? t == TrafficType::kService : t == TrafficType::kWorkload;
 }
 
-// allowedRoutes of the waypoint's HBONE listener admits namespace `ns` (labels `ns_labels`).
+}  // namespace
+
 bool namespace_allowed(const Gateway::Listener& l, const std::string& gw_ns, const std::string& ns,
                        const Labels* ns_labels, std::string* why) {
   using From = Gateway::AllowedRoutes::From;
@@ -39,8 +40,6 @@ bool namespace_allowed(const Gateway::Listener& l, const std::string& gw_ns, con
   }
   return false;
 }
-
-}  // namespace
 
 std::optional<WaypointRef> waypoint_ref(const ObjectMeta& meta, const Labels* ns_labels) {
   // The object's own label wins, including "none" which opts it out of a namespace waypoint.

@@ -60,6 +60,12 @@ TrafficType waypoint_traffic_type(const ObjectMeta& gateway, const ConfigObject*
 const Gateway::Listener* waypoint_listener(const Gateway& g);
 bool is_waypoint(const Gateway& g);
 
+// The listener's allowedRoutes admits namespace `ns` (labels `ns_labels`, nullptr if the Namespace
+// object does not exist) for a Gateway in `gw_ns`; `why` gets the reason it does not. Binding
+// (istio.io/use-waypoint) and routes attaching to the waypoint Gateway both go through it.
+bool namespace_allowed(const Gateway::Listener& l, const std::string& gw_ns, const std::string& ns,
+                       const Labels* ns_labels, std::string* why);
+
 // What istiod knows about a Gateway, gathered by the caller (the ambient index).
 struct WaypointFacts {
   const ConfigObject* gateway = nullptr;        // nullptr: no such Gateway

@@ -9,8 +9,10 @@
 #include "common/base/strings.h"
 #include "common/crypto/certificate.h"
 #include "istio/security/authorization.pb.h"
+#include "ambit/waypoint/v1/resource.pb.h"
 #include "istio/workload/workload.pb.h"
 #include "istiod/xds/node_id.h"
+#include "istiod/xds/waypoint_identity.h"
 
 namespace ambit::istiod::xds {
 
@@ -40,7 +42,9 @@ std::string peer_host(const std::string& peer) {
 }
 
 const std::vector<std::string>& served_types() {
-  static const std::vector<std::string> t = {ambient::kAddressType, ambient::kAuthorizationType};
+  // WDS first: a waypoint's listeners and routes name Services it should already hold.
+  static const std::vector<std::string> t = {ambient::kAddressType, ambient::kAuthorizationType,
+                                             ambient::kWaypointResourceType};
   return t;
 }
 }  // namespace
@@ -48,6 +52,7 @@ const std::vector<std::string>& served_types() {
 std::string metric_type(const std::string& type_url) {
   if (type_url == ambient::kAddressType) return "wads";
   if (type_url == ambient::kAuthorizationType) return "wdsauthz";
+  if (type_url == ambient::kWaypointResourceType) return "waypoint";
   return "unknown";
 }
 
@@ -128,9 +133,17 @@ class Connection final : public grpc::ServerBidiReactor<DeltaDiscoveryRequest, D
     {
       std::lock_guard lock(mu_);
       for (auto& [type, ts] : types_) {
-        const auto& names = type == ambient::kAddressType ? c.addresses : c.authorizations;
-        if (names.empty() || !ts.subscribed) continue;
-        ts.pending.insert(names.begin(), names.end());
+        const std::set<std::string>* names = nullptr;
+        if (type == ambient::kAddressType) {
+          names = &c.addresses;
+        } else if (type == ambient::kAuthorizationType) {
+          names = &c.authorizations;
+        } else if (waypoint_) {
+          auto it = c.waypoints.find(*waypoint_);
+          if (it != c.waypoints.end()) names = &it->second;
+        }
+        if (!names || names->empty() || !ts.subscribed) continue;
+        ts.pending.insert(names->begin(), names->end());
         if (ts.oldest_change == Clock::time_point{}) ts.oldest_change = changed_at;
       }
     }
@@ -148,6 +161,23 @@ class Connection final : public grpc::ServerBidiReactor<DeltaDiscoveryRequest, D
     std::lock_guard lock(mu_);
     return !info_.node_id.empty() &&
            (proxy_id == info_.node_id || proxy_id == pod_name_ || proxy_id == pod_name_ + "." + pod_ns_);
+  }
+
+  // lookup() for the debug views, from outside the stream's lock.
+  ambient::ResourcePtr lookup_unlocked(const std::string& type, const std::string& name) const {
+    std::lock_guard lock(mu_);
+    return lookup(type, name);
+  }
+
+  // What this stream reads for `type`: the index's global resources, or its waypoint's own.
+  // Called with mu_ held (waypoint_ is set under it).
+  ambient::ResourcePtr lookup(const std::string& type, const std::string& name) const {
+    if (type != ambient::kWaypointResourceType) return server_->index_->find(type, name);
+    return waypoint_ ? server_->index_->find_waypoint_resource(*waypoint_, name) : nullptr;
+  }
+  std::vector<ambient::ResourcePtr> lookup_all(const std::string& type) const {
+    if (type != ambient::kWaypointResourceType) return server_->index_->all(type);
+    return waypoint_ ? server_->index_->waypoint_resources(*waypoint_) : std::vector<ambient::ResourcePtr>{};
   }
 
   // name -> version the client holds, per type.
@@ -233,6 +263,9 @@ class Connection final : public grpc::ServerBidiReactor<DeltaDiscoveryRequest, D
       if (auto v = server_->admit(client)) return reject(*v);
       client_key_ = client;
       authenticated_ = true;
+      caller_ = *caller;
+      node_ = *node;
+      node_metadata_ = r.node().metadata();
       info_.node_id = node->raw;
       info_.identity = caller->identity.to_string();
       info_.auth_method = caller->method;
@@ -242,9 +275,26 @@ class Connection final : public grpc::ServerBidiReactor<DeltaDiscoveryRequest, D
     }
 
     const std::string& type = r.type_url();
-    if (type != ambient::kAddressType && type != ambient::kAuthorizationType) {
+    if (type != ambient::kAddressType && type != ambient::kAuthorizationType &&
+        type != ambient::kWaypointResourceType) {
       lg().warn("{}: ignoring request for unsupported type {}", info_.node_id, type);
       return grpc::Status::OK;
+    }
+    if (type == ambient::kWaypointResourceType && !waypoint_) {
+      // Decided once per stream, before anything of this type is stored or sent.
+      auto wp = waypoint_of(node_, node_metadata_);
+      if (!wp.ok()) {
+        server_->auth_failures_.with({"waypoint_node"}).inc();
+        lg().warn("xDS stream from {} refused waypoint config: {}", ctx_->peer(), wp.status().message());
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(wp.status().message()));
+      }
+      if (auto st = authorize_waypoint(*caller_, *wp); !st.ok()) {
+        server_->auth_failures_.with({"identity_mismatch"}).inc();
+        lg().warn("xDS stream from {} refused: {}", ctx_->peer(), st.message());
+        return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(st.message()));
+      }
+      waypoint_ = *wp;
+      info_.waypoint = wp->to_string();
     }
     TypeState& ts = types_[type];
 
@@ -303,7 +353,6 @@ class Connection final : public grpc::ServerBidiReactor<DeltaDiscoveryRequest, D
   // Builds the next response for one type; returns false if nothing to send.
   bool build_locked(const std::string& type, TypeState& ts) {
     resp_.Clear();
-    const ambient::AmbientIndex& idx = *server_->index_;
     auto add = [&](const ambient::ResourcePtr& r) {
       auto* out = resp_.add_resources();
       out->set_name(r->name);
@@ -316,14 +365,14 @@ class Connection final : public grpc::ServerBidiReactor<DeltaDiscoveryRequest, D
     if (ts.full) {
       std::set<std::string> present;
       if (ts.wildcard) {
-        for (const auto& r : idx.all(type)) {
+        for (const auto& r : lookup_all(type)) {
           present.insert(r->name);
           auto k = ts.known.find(r->name);
           if (k == ts.known.end() || k->second != r->version) add(r);
         }
       }
       for (const auto& n : ts.names) {
-        if (auto r = idx.find(type, n)) {
+        if (auto r = lookup(type, n)) {
           present.insert(n);
           auto k = ts.known.find(n);
           if (k == ts.known.end() || k->second != r->version) add(r);
@@ -341,7 +390,7 @@ class Connection final : public grpc::ServerBidiReactor<DeltaDiscoveryRequest, D
       ts.pending.clear();
     } else {
       for (const auto& n : ts.pending) {
-        auto r = wants(ts, n) ? idx.find(type, n) : nullptr;
+        auto r = wants(ts, n) ? lookup(type, n) : nullptr;
         auto k = ts.known.find(n);
         if (r) {
           if (k == ts.known.end() || k->second != r->version) add(r);
@@ -425,6 +474,10 @@ class Connection final : public grpc::ServerBidiReactor<DeltaDiscoveryRequest, D
   std::map<std::string, TypeState> types_;
   ClientInfo info_;
   std::string pod_name_, pod_ns_;
+  std::optional<security::Caller> caller_;  // set once authenticated
+  NodeId node_;
+  google::protobuf::Struct node_metadata_;
+  std::optional<ambient::WaypointRef> waypoint_;  // set once authorized for its L7 config
   std::string client_key_;  // set once admitted against the per-client stream limit
 
  public:
@@ -531,21 +584,21 @@ std::string AdsServer::config_dump(const std::string& proxy_id) const {
     bool first = true;
     for (const auto& [type, known] : c->known()) {
       for (const auto& [name, version] : known) {
-        auto r = index_->find(type, name);
+        auto r = c->lookup_unlocked(type, name);
         std::string json = "null";
         if (r && r->version == version) {
           google::protobuf::util::JsonPrintOptions opts;
+          std::unique_ptr<google::protobuf::Message> m;
           if (type == ambient::kAddressType) {
-            istio::workload::Address a;
-            a.ParseFromString(r->bytes);
-            json.clear();
-            (void)google::protobuf::util::MessageToJsonString(a, &json, opts);
+            m = std::make_unique<istio::workload::Address>();
+          } else if (type == ambient::kAuthorizationType) {
+            m = std::make_unique<istio::security::Authorization>();
           } else {
-            istio::security::Authorization a;
-            a.ParseFromString(r->bytes);
-            json.clear();
-            (void)google::protobuf::util::MessageToJsonString(a, &json, opts);
+            m = std::make_unique<::ambit::waypoint::v1::Resource>();
           }
+          m->ParseFromString(r->bytes);
+          json.clear();
+          (void)google::protobuf::util::MessageToJsonString(*m, &json, opts);
         }
         if (!first) out += ",";
         first = false;

@@ -1,6 +1,9 @@
 // The delta ADS server: envoy.service.discovery.v3.AggregatedDiscoveryService/
 // DeltaAggregatedResources for the two ambient types, type.googleapis.com/istio.workload.Address
-// and type.googleapis.com/istio.security.Authorization, as upstream istiod serves them to ztunnel.
+// and type.googleapis.com/istio.security.Authorization, as upstream istiod serves them to ztunnel,
+// and the waypoint's L7 config, type.googleapis.com/ambit.waypoint.v1.Resource: per waypoint,
+// only to a stream whose node names that waypoint's Gateway and whose client certificate is its
+// service account (waypoint_identity.h); any other stream asking for it ends PERMISSION_DENIED.
 //
 // Per stream (a gRPC callback reactor, no thread per client):
 //  - the first request carries the Node; its id is parsed and checked against the caller's
@@ -46,6 +49,7 @@ struct ClientInfo {
   std::map<std::string, size_t> resources;  // type -> number the client holds
   uint64_t pushes = 0, acks = 0, nacks = 0;
   std::string last_nack;
+  std::string waypoint;  // "ns/name" once the stream is authorized for that waypoint's L7 config
 };
 
 class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscoveryService::CallbackService {
