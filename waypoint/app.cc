@@ -228,11 +228,12 @@ class AppImpl final : public App {
     return channel_;
   }
 
-  // On the control thread: accept, hand the socket to the next worker.
+  // On the control thread: accept, then move the connection to the next worker's io_context.
+  // The accept itself stays on the control context (no operation of one context holds an
+  // object of another, so either can be torn down first).
   void accept_next() {
     if (!acceptor_ || !acceptor_->is_open()) return;
-    Worker& w = *workers_[next_worker_++ % workers_.size()];
-    acceptor_->async_accept(w.io, [this, &w](boost::system::error_code ec, tcp::socket s) {
+    acceptor_->async_accept([this](boost::system::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
       if (ec) {
         // EMFILE and the like: the pending connection stays readable, so accepting again at once
@@ -242,10 +243,19 @@ class AppImpl final : public App {
         t->async_wait([this, t](boost::system::error_code) { accept_next(); });
         return;
       }
+      Worker& w = *workers_[next_worker_++ % workers_.size()];
+      auto protocol = s.local_endpoint(ec).protocol();
+      boost::system::error_code rec;
+      tcp::socket moved(w.io, protocol, s.release(rec));
+      if (ec || rec) {
+        lg().warn("HBONE accept: cannot hand the connection to a worker: {}", (ec ? ec : rec).message());
+        accept_next();
+        return;
+      }
       serving_.fetch_add(1);
       asio::co_spawn(
           w.io,
-          [this, &w, s = std::move(s)]() mutable -> asio::awaitable<void> {
+          [this, &w, s = std::move(moved)]() mutable -> asio::awaitable<void> {
             co_await serve_hbone(inputs_.get(), w.io, std::move(s));
           },
           [this](std::exception_ptr e) {
