@@ -1,6 +1,6 @@
-// libFuzzer target: xDS ingest into ztunnel's ProxyState and L4 RBAC over what was ingested.
+// libFuzzer target: xDS ingest into the WDS State (common/wds) and ztunnel's L4 RBAC over what was ingested.
 // The input is parsed both as an `istio.workload.Address` (WDS) and as an
-// `istio.security.Authorization`; each that parses is upserted into a ProxyState that already
+// `istio.security.Authorization`; each that parses is upserted into a State that already
 // holds a fixed workload, service and Istio's static STRICT policy. Invariants on every input:
 //  - a rejected resource says why, and leaves the baseline intact;
 //  - an accepted workload is findable by its uid and by each of its IPs; an accepted service by
@@ -17,15 +17,15 @@
 
 #include "common/base/strings.h"
 #include "ztunnel/rbac/rbac.h"
-#include "ztunnel/state/proxy_state.h"
+#include "common/wds/state.h"
 
 namespace {
 
 using ambit::net::IpAddr;
-using ambit::ztunnel::PolicyPtr;
-using ambit::ztunnel::ProxyState;
+using ambit::wds::PolicyPtr;
+using ambit::wds::State;
 using ambit::ztunnel::RbacConnection;
-using ambit::ztunnel::WorkloadPtr;
+using ambit::wds::WorkloadPtr;
 
 constexpr const char* kStrictKey = "istio-system/istio_converted_static_strict";
 
@@ -49,7 +49,7 @@ const istio::security::Authorization& strict_policy() {
   return p;
 }
 
-void seed(ProxyState* state) {
+void seed(State* state) {
   istio::workload::Address w;
   auto* wl = w.mutable_workload();
   wl->set_uid("Kubernetes//Pod/default/server");
@@ -86,7 +86,7 @@ RbacConnection mtls() {
                         ip("10.0.0.2"), 8080};
 }
 
-void check_rbac(const ProxyState& state, const ambit::ztunnel::Workload& dst) {
+void check_rbac(const State& state, const ambit::wds::Workload& dst) {
   std::vector<PolicyPtr> policies = state.policies_for(dst);
   bool strict = false;
   bool all_dry_run = true;
@@ -118,7 +118,7 @@ void check_rbac(const ProxyState& state, const ambit::ztunnel::Workload& dst) {
   }
 }
 
-void ingest_address(ProxyState* state, const istio::workload::Address& a) {
+void ingest_address(State* state, const istio::workload::Address& a) {
   std::string name;
   if (a.has_workload()) {
     name = a.workload().uid();
@@ -154,7 +154,7 @@ void ingest_address(ProxyState* state, const istio::workload::Address& a) {
   }
 }
 
-void ingest_policy(ProxyState* state, const istio::security::Authorization& p) {
+void ingest_policy(State* state, const istio::security::Authorization& p) {
   // The address half of this input may have replaced (and then removed) the baseline server.
   WorkloadPtr server = state->workload_by_uid("Kubernetes//Pod/default/server");
   if (!server) {
@@ -173,7 +173,7 @@ void ingest_policy(ProxyState* state, const istio::security::Authorization& p) {
   for (const auto& pol : state->policies()) listed = listed || pol->key == key;
   require(listed);
   // Also as a workload-selector target: the server names the policy.
-  auto named = std::make_shared<ambit::ztunnel::Workload>(*server);
+  auto named = std::make_shared<ambit::wds::Workload>(*server);
   named->proto.add_authorization_policies(key);
   check_rbac(*state, *named);
   check_rbac(*state, *server);
@@ -183,7 +183,7 @@ void ingest_policy(ProxyState* state, const istio::security::Authorization& p) {
         ambit::ztunnel::evaluate_rbac(std::vector<const istio::security::Authorization*>{&p}, conn);
     auto b = ambit::ztunnel::evaluate_rbac(
         std::vector<PolicyPtr>{
-            std::make_shared<const ambit::ztunnel::Policy>(ambit::ztunnel::Policy{p, key})},
+            std::make_shared<const ambit::wds::Policy>(ambit::wds::Policy{p, key})},
         conn);
     require(a.allowed == b.allowed && a.policy == b.policy && a.reason == b.reason);
   }
@@ -197,7 +197,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Protobuf logs every invalid-UTF-8 string it meets; the fuzzer meets many.
   static const bool quiet = (google::protobuf::SetLogHandler(nullptr), true);
   (void)quiet;
-  ProxyState state;
+  State state;
   seed(&state);
   istio::workload::Address a;
   if (a.ParseFromArray(data, static_cast<int>(size))) ingest_address(&state, a);

@@ -293,7 +293,7 @@ class AppImpl final : public App {
   Telemetry telemetry_;
   // Before workers_: connections (and their tickets) die with the workers' io_contexts.
   std::unique_ptr<InboundAdmission> admission_;
-  ProxyState state_;
+  wds::State state_;
   Workers workers_;
   ConnectionTracker tracker_;
   ProxyInputs inputs_;

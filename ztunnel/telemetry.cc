@@ -47,7 +47,7 @@ Telemetry::Telemetry(metrics::Registry* reg)
 }
 
 metrics::LabelValues Telemetry::opened(const ConnectionInfo& c) {
-  auto wl_labels = [](const WorkloadPtr& w, const std::optional<SpiffeId>& id) {
+  auto wl_labels = [](const wds::WorkloadPtr& w, const std::optional<SpiffeId>& id) {
     std::vector<std::string> v(8);
     if (w) {
       v[0] = w->proto.workload_name();

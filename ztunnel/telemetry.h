@@ -7,7 +7,7 @@
 #include <string>
 
 #include "common/metrics/registry.h"
-#include "ztunnel/state/proxy_state.h"
+#include "common/wds/state.h"
 
 namespace ambit::ztunnel {
 
@@ -17,9 +17,9 @@ enum class Direction { kInbound, kOutbound };
 struct ConnectionInfo {
   Direction direction = Direction::kOutbound;
   std::string src_addr, dst_addr, hbone_addr;
-  WorkloadPtr src_workload, dst_workload;
+  wds::WorkloadPtr src_workload, dst_workload;
   std::optional<SpiffeId> src_identity, dst_identity;
-  ServicePtr dst_service;
+  wds::ServicePtr dst_service;
   bool mtls = false;
   std::string response_flags = "-";
   std::string error;        // why it failed or was denied

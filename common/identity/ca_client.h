@@ -10,8 +10,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,13 +41,20 @@ class GrpcCaClient : public CaClient {
   };
   // `token_source` is a path to read (re-read on every call, so rotation works) or a literal.
   GrpcCaClient(std::shared_ptr<grpc::Channel> channel, std::string token_source, Mode mode);
+  // Cancels the calls in flight and waits until gRPC has let go of them (their `done` runs with
+  // CANCELLED), so the channel's last reference is dropped here and not on one of gRPC's
+  // callback threads — gRPC 1.51 double-frees its callback completion queue when a channel dies
+  // there (seen under ASan when a waypoint stopped while its CA was unreachable).
+  ~GrpcCaClient() override;
   void create_certificate(const std::string& csr_pem, const SpiffeId& identity, std::chrono::seconds ttl,
                           Done done) override;
 
  private:
+  struct Inflight;
   std::shared_ptr<grpc::Channel> channel_;
   std::string token_source_;
   Mode mode_;
+  std::shared_ptr<Inflight> inflight_;
 };
 
 class LocalCaClient : public CaClient {

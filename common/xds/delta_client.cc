@@ -21,10 +21,9 @@ std::string read_token(const std::string& source) {
   return source;
 }
 
-std::shared_ptr<grpc::Channel> make_istiod_channel(const std::string& address, const std::string& root_pem,
-                                                   const std::string& san) {
-  grpc::SslCredentialsOptions o;
-  o.pem_root_certs = root_pem;
+namespace {
+std::shared_ptr<grpc::Channel> istiod_channel(const std::string& address, const grpc::SslCredentialsOptions& o,
+                                              const std::string& san) {
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride(san);
   args.SetMaxReceiveMessageSize(200 * 1024 * 1024);  // ztunnel accepts xDS responses up to 200 MiB
@@ -33,10 +32,33 @@ std::shared_ptr<grpc::Channel> make_istiod_channel(const std::string& address, c
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
   return grpc::CreateCustomChannel(address, grpc::SslCredentials(o), args);
 }
+}  // namespace
+
+std::shared_ptr<grpc::Channel> make_istiod_channel(const std::string& address, const std::string& root_pem,
+                                                   const std::string& san) {
+  grpc::SslCredentialsOptions o;
+  o.pem_root_certs = root_pem;
+  return istiod_channel(address, o, san);
+}
+
+std::shared_ptr<grpc::Channel> make_istiod_mtls_channel(const std::string& address, const std::string& root_pem,
+                                                        const std::string& san, const std::string& cert_chain_pem,
+                                                        const std::string& key_pem) {
+  grpc::SslCredentialsOptions o;
+  o.pem_root_certs = root_pem;
+  o.pem_cert_chain = cert_chain_pem;
+  o.pem_private_key = key_pem;
+  return istiod_channel(address, o, san);
+}
 
 DeltaClient::DeltaClient(std::shared_ptr<grpc::Channel> channel, std::string token_source, NodeInfo node,
                          std::vector<TypeHandler> handlers, ClientMetrics metrics, std::string server_name)
-    : channel_(std::move(channel)),
+    : DeltaClient([c = std::move(channel)] { return c; }, std::move(token_source), std::move(node),
+                  std::move(handlers), std::move(metrics), std::move(server_name)) {}
+
+DeltaClient::DeltaClient(ChannelFactory channels, std::string token_source, NodeInfo node,
+                         std::vector<TypeHandler> handlers, ClientMetrics metrics, std::string server_name)
+    : channels_(std::move(channels)),
       token_source_(std::move(token_source)),
       node_(std::move(node)),
       handlers_(std::move(handlers)),
@@ -71,7 +93,12 @@ void DeltaClient::run() {
 }
 
 bool DeltaClient::session() {
-  auto stub = envoy::service::discovery::v3::AggregatedDiscoveryService::NewStub(channel_);
+  std::shared_ptr<grpc::Channel> channel = channels_();
+  if (!channel) {
+    lg().debug("xDS to {}: no channel yet (no credential to connect with)", server_name_);
+    return false;
+  }
+  auto stub = envoy::service::discovery::v3::AggregatedDiscoveryService::NewStub(channel);
   grpc::ClientContext ctx;
   std::string token = read_token(token_source_);
   if (!token.empty()) ctx.AddMetadata("authorization", str_cat("Bearer ", token));

@@ -41,10 +41,17 @@ struct ClientMetrics {
   std::function<void(bool connected)> on_connected;
 };
 
+// The channel for the next session, asked for before each (re)connect. A client that proves who
+// it is with a rotating certificate (the waypoint) builds a new channel when the certificate
+// changed; nullptr means "not possible yet" (no certificate): the session is retried with backoff.
+using ChannelFactory = std::function<std::shared_ptr<grpc::Channel>()>;
+
 class DeltaClient {
  public:
   DeltaClient(std::shared_ptr<grpc::Channel> channel, std::string token_source, NodeInfo node,
               std::vector<TypeHandler> handlers, ClientMetrics metrics = {}, std::string server_name = "xds");
+  DeltaClient(ChannelFactory channels, std::string token_source, NodeInfo node, std::vector<TypeHandler> handlers,
+              ClientMetrics metrics = {}, std::string server_name = "xds");
   ~DeltaClient();
   void start();
   void stop();
@@ -57,7 +64,7 @@ class DeltaClient {
   void run();
   bool session();
 
-  std::shared_ptr<grpc::Channel> channel_;
+  ChannelFactory channels_;
   std::string token_source_;
   NodeInfo node_;
   std::vector<TypeHandler> handlers_;
@@ -78,5 +85,10 @@ std::string read_token(const std::string& source);
 // A TLS channel to istiod verified against `root_pem` with `san` as the expected name.
 std::shared_ptr<grpc::Channel> make_istiod_channel(const std::string& address, const std::string& root_pem,
                                                    const std::string& san);
+// The same, presenting a client certificate (mTLS): how a workload that holds a mesh certificate
+// (the waypoint) proves its identity to istiod — no bearer token then.
+std::shared_ptr<grpc::Channel> make_istiod_mtls_channel(const std::string& address, const std::string& root_pem,
+                                                        const std::string& san, const std::string& cert_chain_pem,
+                                                        const std::string& key_pem);
 
 }  // namespace ambit::xds

@@ -168,7 +168,7 @@ class Node {
   TestCa test_ca_{&ca_};
   ambit::metrics::Registry registry_;
   zt::Telemetry telemetry_{&registry_};
-  zt::ProxyState state_;
+  ambit::wds::State state_;
   zt::Worker worker_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   zt::SecretManager certs_{worker_.io, &test_ca_, bundle_, &telemetry_, {}};

@@ -16,10 +16,10 @@ namespace {
 
 using ambit::net::IpAddr;
 using ambit::net::SocketAddr;
-using ambit::ztunnel::ProxyState;
+using ambit::wds::State;
+using ambit::wds::WorkloadPtr;
 using ambit::ztunnel::resolve_outbound;
 using ambit::ztunnel::Route;
-using ambit::ztunnel::WorkloadPtr;
 namespace wl = istio::workload;
 
 IpAddr ip(const char* s) {
@@ -50,7 +50,7 @@ struct Pod {
   bool has_waypoint = false;
 };
 
-void add_pod(ProxyState& st, const Pod& p) {
+void add_pod(State& st, const Pod& p) {
   wl::Address a;
   auto* w = a.mutable_workload();
   w->set_uid(p.uid);
@@ -79,7 +79,7 @@ struct Svc {
   bool has_waypoint = false;
 };
 
-void add_svc(ProxyState& st, const Svc& s) {
+void add_svc(State& st, const Svc& s) {
   wl::Address a;
   auto* p = a.mutable_service();
   p->set_name(s.name);
@@ -133,7 +133,7 @@ const char* kind(Route::Kind k) {
 }
 
 // The common mesh: service "echo" (VIP 10.96.0.10, port 80 -> 8080) with HBONE endpoints.
-void mesh(ProxyState& st) {
+void mesh(State& st) {
   add_svc(st, {"echo", "10.96.0.10", {{80, 8080}, {81, 0}, {82, 0}}, {spiffe("echo-extra")}});
 }
 
@@ -156,7 +156,7 @@ TEST_CASE("VIP to a healthy HBONE endpoint: podIP:15008, authority podIP:targetP
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
-    ProxyState st;
+    State st;
     mesh(st);
     uint32_t svc_port = sa(c.dst).port;
     add_pod(st, {"ep",
@@ -180,7 +180,7 @@ TEST_CASE("VIP to a healthy HBONE endpoint: podIP:15008, authority podIP:targetP
 }
 
 TEST_CASE("the workload's target port applies only to the service port it is listed under") {
-  ProxyState st;
+  State st;
   mesh(st);
   add_pod(st, {"ep", "10.0.0.5", "s", wl::HBONE, wl::HEALTHY, {{"echo", {82, 9999}}}});
   Route r = resolve_outbound(st, nullptr, sa("10.96.0.10:80"));
@@ -190,7 +190,7 @@ TEST_CASE("the workload's target port applies only to the service port it is lis
 }
 
 TEST_CASE("IPv6 endpoint: authority in brackets") {
-  ProxyState st;
+  State st;
   add_svc(st, {"v6", "fd00:96::10", {{80, 8080}}, {}});
   add_pod(st, {"ep6", "fd00::5", "s", wl::HBONE, wl::HEALTHY, {{"v6", {80, 0}}}});
   Route r = resolve_outbound(st, nullptr, sa("[fd00:96::10]:80"));
@@ -200,7 +200,7 @@ TEST_CASE("IPv6 endpoint: authority in brackets") {
 }
 
 TEST_CASE("VIP to a non-mesh endpoint: plain TCP to podIP:targetPort") {
-  ProxyState st;
+  State st;
   mesh(st);
   add_pod(st, {"plain", "10.0.0.6", "s", wl::NONE, wl::HEALTHY, {{"echo", {80, 0}}}});
   Route r = resolve_outbound(st, nullptr, sa("10.96.0.10:80"));
@@ -211,7 +211,7 @@ TEST_CASE("VIP to a non-mesh endpoint: plain TCP to podIP:targetPort") {
 }
 
 TEST_CASE("unhealthy endpoints (and endpoints without addresses) are never picked") {
-  ProxyState st;
+  State st;
   mesh(st);
   add_pod(st, {"a-sick", "10.0.0.1", "s", wl::HBONE, wl::UNHEALTHY, {{"echo", {80, 0}}}});
   add_pod(st, {"b-ok", "10.0.0.2", "s", wl::HBONE, wl::HEALTHY, {{"echo", {80, 0}}}});
@@ -228,37 +228,37 @@ TEST_CASE("unhealthy endpoints (and endpoints without addresses) are never picke
 TEST_CASE("refusals carry a reason") {
   struct Case {
     const char* name;
-    std::function<void(ProxyState&)> setup;
+    std::function<void(State&)> setup;
     const char* dst;
     const char* reason;
   };
   const Case cases[] = {
-      {"service without endpoints", [](ProxyState&) {}, "10.96.0.10:80", "no healthy endpoints"},
+      {"service without endpoints", [](State&) {}, "10.96.0.10:80", "no healthy endpoints"},
       {"service whose endpoints are all unhealthy",
-       [](ProxyState& st) {
+       [](State& st) {
          add_pod(st, {"sick", "10.0.0.1", "s", wl::HBONE, wl::UNHEALTHY, {{"echo", {80, 0}}}});
        },
        "10.96.0.10:80", "no healthy endpoints"},
       {"port the service does not have",
-       [](ProxyState& st) {
+       [](State& st) {
          add_pod(st, {"ep", "10.0.0.1", "s", wl::HBONE, wl::HEALTHY, {{"echo", {80, 0}}}});
        },
        "10.96.0.10:443", "no port 443"},
       {"waypoint service unknown",
-       [](ProxyState& st) {
+       [](State& st) {
          add_svc(st, {"wp-echo", "10.96.0.20", {{80, 80}}, {}, waypoint_host("missing"), true});
          add_pod(st, {"ep", "10.0.0.1", "s", wl::HBONE, wl::HEALTHY, {{"wp-echo", {80, 0}}}});
        },
        "10.96.0.20:80", "not found"},
       {"waypoint without healthy endpoints",
-       [](ProxyState& st) {
+       [](State& st) {
          add_svc(st, {"waypoint", "10.96.0.99", {{15008, 15008}}, {}});
          add_svc(st, {"wp-echo", "10.96.0.20", {{80, 80}}, {}, waypoint_host("waypoint"), true});
          add_pod(st, {"ep", "10.0.0.1", "s", wl::HBONE, wl::HEALTHY, {{"wp-echo", {80, 0}}}});
        },
        "10.96.0.20:80", "no healthy endpoints"},
       {"waypoint address that is no workload",
-       [](ProxyState& st) {
+       [](State& st) {
          add_pod(
              st,
              {"pod", "10.0.0.1", "s", wl::HBONE, wl::HEALTHY, {}, waypoint_ip("10.0.0.200"), true});
@@ -267,7 +267,7 @@ TEST_CASE("refusals carry a reason") {
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
-    ProxyState st;
+    State st;
     mesh(st);
     c.setup(st);
     Route r = resolve_outbound(st, nullptr, sa(c.dst));
@@ -279,7 +279,7 @@ TEST_CASE("refusals carry a reason") {
 namespace {
 
 // Service "reviews" behind waypoint "waypoint" (a service whose endpoint is the waypoint pod).
-void waypoint_mesh(ProxyState& st, uint32_t hbone_port = 15008) {
+void waypoint_mesh(State& st, uint32_t hbone_port = 15008) {
   add_svc(st, {"waypoint", "10.96.0.99", {{15008, 15008}}, {spiffe("waypoint-extra")}});
   add_pod(st, {"waypoint-pod",
                "10.0.0.99",
@@ -304,7 +304,7 @@ void waypoint_mesh(ProxyState& st, uint32_t hbone_port = 15008) {
 TEST_CASE("service with a hostname waypoint: HBONE to the waypoint, authority stays VIP:port") {
   for (uint32_t port : {15008u, 15009u, 0u}) {
     CAPTURE(port);
-    ProxyState st;
+    State st;
     waypoint_mesh(st, port);
     Route r = resolve_outbound(st, st.workload_by_uid("client"), sa("10.96.0.30:9080"));
     CHECK(kind(r.kind) == std::string("HBONE"));
@@ -321,7 +321,7 @@ TEST_CASE("service with a hostname waypoint: HBONE to the waypoint, authority st
 }
 
 TEST_CASE("traffic from the waypoint itself bypasses the waypoint") {
-  ProxyState st;
+  State st;
   waypoint_mesh(st);
   Route r = resolve_outbound(st, st.workload_by_uid("waypoint-pod"), sa("10.96.0.30:9080"));
   CHECK(kind(r.kind) == std::string("HBONE"));
@@ -334,7 +334,7 @@ TEST_CASE("traffic from the waypoint itself bypasses the waypoint") {
 }
 
 TEST_CASE("pod IP destinations") {
-  ProxyState st;
+  State st;
   waypoint_mesh(st);
   add_pod(st, {"meshed", "10.0.0.40", "meshed", wl::HBONE, wl::HEALTHY, {}});
   add_pod(st, {"plain", "10.0.0.41", "plain", wl::NONE, wl::HEALTHY, {}});
@@ -420,7 +420,7 @@ TEST_CASE("pod IP destinations") {
 }
 
 TEST_CASE("round robin: pick walks every healthy endpoint, then wraps") {
-  ProxyState st;
+  State st;
   mesh(st);
   add_pod(st, {"ep-a", "10.0.0.1", "a", wl::HBONE, wl::HEALTHY, {{"echo", {80, 0}}}});
   add_pod(st, {"ep-b", "10.0.0.2", "b", wl::HBONE, wl::HEALTHY, {{"echo", {80, 0}}}});
@@ -460,7 +460,7 @@ TEST_CASE("round robin: pick walks every healthy endpoint, then wraps") {
 }
 
 TEST_CASE("a VIP wins over a workload with the same address") {
-  ProxyState st;
+  State st;
   mesh(st);
   add_pod(st, {"ep", "10.0.0.5", "s", wl::HBONE, wl::HEALTHY, {{"echo", {80, 0}}}});
   add_pod(st, {"squatter", "10.96.0.10", "q", wl::NONE, wl::HEALTHY, {}});

@@ -33,7 +33,7 @@ std::string gateway_string(const istio::workload::GatewayAddress& ga) {
 
 }  // namespace
 
-std::string config_dump_json(const Config& cfg, const ProxyState& state, const SecretManager* certs,
+std::string config_dump_json(const Config& cfg, const wds::State& state, const SecretManager* certs,
                              const ConnectionTracker* tracker, const std::vector<PodStateDump>& pods) {
   json out;
   out["version"] = {{"version", kVersion}, {"gitRevision", "ambit"}, {"buildProfile", kBuildType}};

@@ -11,7 +11,7 @@
 #include "ztunnel/config.h"
 #include "ztunnel/identity/secret_manager.h"
 #include "ztunnel/proxy/connection_tracker.h"
-#include "ztunnel/state/proxy_state.h"
+#include "common/wds/state.h"
 
 namespace ambit::ztunnel {
 
@@ -19,7 +19,7 @@ struct PodStateDump {
   std::string uid, name, ns, service_account, state;
 };
 
-std::string config_dump_json(const Config& cfg, const ProxyState& state, const SecretManager* certs,
+std::string config_dump_json(const Config& cfg, const wds::State& state, const SecretManager* certs,
                              const ConnectionTracker* tracker, const std::vector<PodStateDump>& pods);
 
 }  // namespace ambit::ztunnel

@@ -23,14 +23,14 @@ std::vector<TrackedConnection> ConnectionTracker::list() const {
   return out;
 }
 
-size_t ConnectionTracker::recheck(const ProxyState& state) {
+size_t ConnectionTracker::recheck(const wds::State& state) {
   // Snapshot what to check under the lock (cheap copies: ids, attributes, shared pointers), then
   // evaluate without it: with thousands of connections open, new connections (add/remove) must
   // not wait behind a full policy evaluation of every one of them.
   struct Check {
     uint64_t id;
     RbacConnection attrs;
-    WorkloadPtr dst;
+    wds::WorkloadPtr dst;
   };
   std::vector<Check> checks;
   {
@@ -41,12 +41,12 @@ size_t ConnectionTracker::recheck(const ProxyState& state) {
     }
   }
   // Connections to one destination share its policy list: look it up once per destination.
-  std::map<std::string, std::pair<WorkloadPtr, std::vector<PolicyPtr>>> by_dst;
+  std::map<std::string, std::pair<wds::WorkloadPtr, std::vector<wds::PolicyPtr>>> by_dst;
   std::vector<std::pair<uint64_t, std::string>> denied;
   for (const Check& c : checks) {
     auto [it, fresh] = by_dst.try_emplace(c.dst->uid());
     if (fresh) {
-      WorkloadPtr dst = state.workload_by_uid(c.dst->uid());  // its policy list may have changed too
+      wds::WorkloadPtr dst = state.workload_by_uid(c.dst->uid());  // its policy list may have changed too
       it->second.first = dst ? dst : c.dst;
       it->second.second = state.policies_for(*it->second.first);
     }

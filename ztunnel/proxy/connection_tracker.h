@@ -13,7 +13,7 @@
 #include "common/identity/spiffe.h"
 #include "common/net/ip_addr.h"
 #include "ztunnel/rbac/rbac.h"
-#include "ztunnel/state/proxy_state.h"
+#include "common/wds/state.h"
 
 namespace ambit::ztunnel {
 
@@ -24,7 +24,7 @@ struct TrackedConnection {
   std::string protocol;   // "HBONE" / "TCP"
   // For inbound re-checks:
   std::optional<RbacConnection> attrs;
-  WorkloadPtr dst;
+  wds::WorkloadPtr dst;
   std::function<void(const std::string& why)> close;  // thread-safe (posts to the owner's worker)
 };
 
@@ -35,7 +35,7 @@ class ConnectionTracker {
   std::vector<TrackedConnection> list() const;
   // Re-evaluates inbound connections against current policy; closes the ones now denied.
   // Returns how many were closed.
-  size_t recheck(const ProxyState& state);
+  size_t recheck(const wds::State& state);
 
  private:
   mutable std::mutex mu_;

@@ -70,7 +70,7 @@ asio::awaitable<void> handle_stream(const ProxyInputs* in, PodPtr pod, Worker* w
     fail(400, str_cat("bad :authority: ", target.status().message()));
     co_return;
   }
-  WorkloadPtr local = pod->workload(*in->state);
+  wds::WorkloadPtr local = pod->workload(*in->state);
   info->dst_workload = local;
   if (!local) {
     fail(503, "destination workload is not known to this ztunnel");

@@ -32,7 +32,7 @@ asio::awaitable<void> handle_inbound_plaintext(const ProxyInputs* in, PodPtr pod
     co_return;
   }
   info->dst_addr = dst->to_string();
-  WorkloadPtr local = pod->workload(*in->state);
+  wds::WorkloadPtr local = pod->workload(*in->state);
   info->dst_workload = local;
   info->dst_identity = pod->identity;
   if (!local) {

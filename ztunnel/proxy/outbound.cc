@@ -21,7 +21,7 @@ namespace {
 
 std::atomic<size_t> g_pick{0};
 
-hbone::Baggage baggage_of(const Workload& w) {
+hbone::Baggage baggage_of(const wds::Workload& w) {
   hbone::Baggage b;
   b.cluster_id = w.proto.cluster_id();
   b.ns = w.ns();
@@ -60,7 +60,7 @@ asio::awaitable<void> handle_outbound(const ProxyInputs* in, PodPtr pod, Worker*
     co_return;
   }
   info->dst_addr = orig->to_string();
-  WorkloadPtr src = pod->workload(*in->state);
+  wds::WorkloadPtr src = pod->workload(*in->state);
   info->src_workload = src;
   info->src_identity = pod->identity;
   if (!src) {

@@ -7,12 +7,12 @@ namespace {
 
 // The healthy endpoints first; unhealthy ones only when nothing healthy exists (ztunnel's
 // health-aware selection with ONLY_HEALTHY falls back to none; we keep only healthy).
-std::vector<WorkloadPtr> healthy(std::vector<WorkloadPtr> eps) {
-  std::erase_if(eps, [](const WorkloadPtr& w) { return !w->healthy() || w->ips.empty(); });
+std::vector<wds::WorkloadPtr> healthy(std::vector<wds::WorkloadPtr> eps) {
+  std::erase_if(eps, [](const wds::WorkloadPtr& w) { return !w->healthy() || w->ips.empty(); });
   return eps;
 }
 
-bool is_waypoint_member(const ProxyState& state, const WorkloadPtr& src, const ServicePtr& wp_svc) {
+bool is_waypoint_member(const wds::State& state, const wds::WorkloadPtr& src, const wds::ServicePtr& wp_svc) {
   if (!src || !wp_svc) return false;
   for (const auto& ep : state.endpoints(wp_svc->key)) {
     if (ep->uid() == src->uid()) return true;
@@ -21,11 +21,11 @@ bool is_waypoint_member(const ProxyState& state, const WorkloadPtr& src, const S
 }
 
 // Resolves a GatewayAddress to a waypoint endpoint: HBONE to <ep ip>:<hbone port>.
-bool resolve_waypoint(const ProxyState& state, const istio::workload::GatewayAddress& ga, const WorkloadPtr& src,
+bool resolve_waypoint(const wds::State& state, const istio::workload::GatewayAddress& ga, const wds::WorkloadPtr& src,
                       size_t pick, Route* r) {
   uint16_t port = ga.hbone_mtls_port() ? static_cast<uint16_t>(ga.hbone_mtls_port()) : kHbonePort;
   if (ga.has_hostname()) {
-    ServicePtr svc = state.service_by_host(str_cat(ga.hostname().namespace_(), "/", ga.hostname().hostname()));
+    wds::ServicePtr svc = state.service_by_host(str_cat(ga.hostname().namespace_(), "/", ga.hostname().hostname()));
     if (!svc) {
       r->error = str_cat("waypoint service ", ga.hostname().hostname(), " not found");
       return false;
@@ -36,7 +36,7 @@ bool resolve_waypoint(const ProxyState& state, const istio::workload::GatewayAdd
       r->error = str_cat("waypoint ", ga.hostname().hostname(), " has no healthy endpoints");
       return false;
     }
-    const WorkloadPtr& ep = eps[pick % eps.size()];
+    const wds::WorkloadPtr& ep = eps[pick % eps.size()];
     r->connect_to = net::SocketAddr{ep->ips[0], port};
     r->expected = {ep->identity};
     for (const auto& san : svc->proto.subject_alt_names()) {
@@ -51,7 +51,7 @@ bool resolve_waypoint(const ProxyState& state, const istio::workload::GatewayAdd
       r->error = "waypoint address is not an IP";
       return false;
     }
-    WorkloadPtr wp = state.workload_by_ip(*ip);
+    wds::WorkloadPtr wp = state.workload_by_ip(*ip);
     if (!wp) {
       r->error = str_cat("waypoint ", ip->to_string(), " is not a known workload");
       return false;
@@ -67,10 +67,10 @@ bool resolve_waypoint(const ProxyState& state, const istio::workload::GatewayAdd
 
 }  // namespace
 
-Route resolve_outbound(const ProxyState& state, const WorkloadPtr& src, const net::SocketAddr& orig, size_t pick) {
+Route resolve_outbound(const wds::State& state, const wds::WorkloadPtr& src, const net::SocketAddr& orig, size_t pick) {
   Route r;
   r.authority = orig.to_string();
-  if (ServicePtr svc = state.service_by_vip(orig.ip)) {
+  if (wds::ServicePtr svc = state.service_by_vip(orig.ip)) {
     r.dst_service = svc;
     const istio::workload::Port* port = nullptr;
     for (const auto& p : svc->proto.ports()) {
@@ -92,7 +92,7 @@ Route resolve_outbound(const ProxyState& state, const WorkloadPtr& src, const ne
       r.error = str_cat("service ", svc->proto.hostname(), " has no healthy endpoints");
       return r;
     }
-    WorkloadPtr ep = eps[pick % eps.size()];
+    wds::WorkloadPtr ep = eps[pick % eps.size()];
     uint16_t target = static_cast<uint16_t>(port->target_port());
     if (auto it = ep->proto.services().find(svc->key); it != ep->proto.services().end()) {
       for (const auto& p : it->second.ports()) {
@@ -116,7 +116,7 @@ Route resolve_outbound(const ProxyState& state, const WorkloadPtr& src, const ne
     }
     return r;
   }
-  if (WorkloadPtr wl = state.workload_by_ip(orig.ip)) {
+  if (wds::WorkloadPtr wl = state.workload_by_ip(orig.ip)) {
     r.dst_workload = wl;
     if (wl->proto.has_waypoint() && !(src && src->uid() == wl->uid())) {
       if (resolve_waypoint(state, wl->proto.waypoint(), src, pick, &r)) {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/net/ip_addr.h"
-#include "ztunnel/state/proxy_state.h"
+#include "common/wds/state.h"
 
 namespace ambit::ztunnel {
 
@@ -20,14 +20,14 @@ struct Route {
   net::SocketAddr connect_to;         // TCP destination (HBONE: <ip>:15008)
   std::string authority;              // HBONE :authority
   std::vector<SpiffeId> expected;     // HBONE: acceptable server identities
-  WorkloadPtr dst_workload;           // the final workload, when known
-  ServicePtr dst_service;             // when service-addressed
+  wds::WorkloadPtr dst_workload;           // the final workload, when known
+  wds::ServicePtr dst_service;             // when service-addressed
   bool via_waypoint = false;
   std::string error;                  // kRefuse: why
 };
 
 // `pick` chooses among candidates (round-robin in production, deterministic in tests).
-Route resolve_outbound(const ProxyState& state, const WorkloadPtr& src, const net::SocketAddr& orig,
+Route resolve_outbound(const wds::State& state, const wds::WorkloadPtr& src, const net::SocketAddr& orig,
                        size_t pick = 0);
 
 }  // namespace ambit::ztunnel

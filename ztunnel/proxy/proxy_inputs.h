@@ -15,7 +15,7 @@
 #include "ztunnel/identity/secret_manager.h"
 #include "ztunnel/proxy/socket_factory.h"
 #include "ztunnel/proxy/workers.h"
-#include "ztunnel/state/proxy_state.h"
+#include "common/wds/state.h"
 #include "ztunnel/telemetry.h"
 
 namespace ambit::ztunnel {
@@ -35,7 +35,7 @@ struct PodContext {
       : uid(std::move(uid)), name(std::move(name)), ns(std::move(ns)), service_account(std::move(sa)),
         netns(std::move(netns)), identity(std::move(id)), sockets(this->netns.get()) {}
   // The pod's Workload from WDS (nullptr until istiod has sent it).
-  WorkloadPtr workload(const ProxyState& state) const {
+  wds::WorkloadPtr workload(const wds::State& state) const {
     return state.workload_by_info(ns, name, service_account);
   }
 };
@@ -43,7 +43,7 @@ using PodPtr = std::shared_ptr<const PodContext>;
 
 struct ProxyInputs {
   Config config;
-  ProxyState* state = nullptr;
+  wds::State* state = nullptr;
   SecretManager* certs = nullptr;
   Telemetry* telemetry = nullptr;
   Workers* workers = nullptr;

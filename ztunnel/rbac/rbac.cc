@@ -238,7 +238,7 @@ RbacResult evaluate_rbac(const std::vector<const Authorization*>& policies,
   return r;
 }
 
-RbacResult evaluate_rbac(const std::vector<PolicyPtr>& policies, const RbacConnection& conn) {
+RbacResult evaluate_rbac(const std::vector<wds::PolicyPtr>& policies, const RbacConnection& conn) {
   std::vector<const Authorization*> protos;
   protos.reserve(policies.size());
   for (const auto& p : policies) {

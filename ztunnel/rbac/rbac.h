@@ -1,5 +1,5 @@
 // L4 authorization: decides whether one connection may reach a local workload, given the
-// `istio.security.Authorization` policies that apply to it (ProxyState::policies_for). Mirrors
+// `istio.security.Authorization` policies that apply to it (wds::State::policies_for). Mirrors
 // ztunnel's src/rbac.rs (`Authorization::matches`) and `assert_rbac` in src/state.rs, including
 // its log wording ("explicitly denied by: ns/name", "allow policies exist, but none allowed").
 //
@@ -18,7 +18,7 @@
 //  - inside a Match the field kinds are AND-ed, the values of one kind OR-ed, and not_* means
 //    none of the values may match. Entries upstream cannot represent (a StringMatch with no
 //    match_type, an Address that is not 4/16 bytes or whose length exceeds the family's
-//    bits) are dropped, as ztunnel drops them when converting from xDS; ProxyState rejects such
+//    bits) are dropped, as ztunnel drops them when converting from xDS; wds::State rejects such
 //    policies at ingest anyway.
 //  - principals are compared against the source identity without "spiffe://"; namespaces
 //    against its namespace; service_accounts against its (namespace, service account). A
@@ -29,7 +29,7 @@
 //    IPv4-mapped, while connection IPs are normalised (mapped -> IPv4), as ztunnel does
 //    (byte_to_ip + socket::to_canonical).
 //  - ports above 65535 in a policy match no port (ztunnel truncates them to u16; we do not).
-//  - an action other than DENY counts as ALLOW (ztunnel and ProxyState reject unknown actions
+//  - an action other than DENY counts as ALLOW (ztunnel and wds::State reject unknown actions
 //    at ingest; were one to get here, it would switch on default-deny rather than open up).
 //
 // Everything here is a pure function of its arguments: no locks, no allocation beyond strings
@@ -45,7 +45,7 @@
 #include "common/identity/spiffe.h"
 #include "common/net/ip_addr.h"
 #include "istio/security/authorization.pb.h"
-#include "ztunnel/state/proxy_state.h"
+#include "common/wds/state.h"
 
 namespace ambit::ztunnel {
 
@@ -90,7 +90,7 @@ bool policy_matches(const istio::security::Authorization& policy, const RbacConn
 
 // The decision for a connection given every policy that applies to its destination workload.
 // Order matters only for which policy is reported when several DENY policies match.
-RbacResult evaluate_rbac(const std::vector<PolicyPtr>& policies, const RbacConnection& conn);
+RbacResult evaluate_rbac(const std::vector<wds::PolicyPtr>& policies, const RbacConnection& conn);
 RbacResult evaluate_rbac(const std::vector<const istio::security::Authorization*>& policies,
                          const RbacConnection& conn);
 

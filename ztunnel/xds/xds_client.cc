@@ -12,7 +12,7 @@ std::string ztunnel_node_id(const Config& c) {
 }
 
 std::unique_ptr<xds::DeltaClient> make_xds_client(std::shared_ptr<grpc::Channel> channel, const Config& c,
-                                                  ProxyState* state, Telemetry* telemetry,
+                                                  wds::State* state, Telemetry* telemetry,
                                                   std::function<void()> on_change) {
   xds::NodeInfo node;
   node.id = ztunnel_node_id(c);

@@ -1,7 +1,7 @@
-// Tests for ztunnel/state: WDS ingest (validation with the resource named in the error, so the
+// Tests for common/wds (the WDS State): WDS ingest (validation with the resource named in the error, so the
 // xDS client can NACK it), every lookup index (uid, IP, info, service key, VIP, endpoints,
 // policies), and that replacement and removal leave no stale entry in any index.
-#include "ztunnel/state/proxy_state.h"
+#include "common/wds/state.h"
 
 #include <doctest/doctest.h>
 
@@ -12,9 +12,9 @@
 namespace {
 
 using ambit::net::IpAddr;
-using ambit::ztunnel::PolicyPtr;
-using ambit::ztunnel::ProxyState;
-using ambit::ztunnel::WorkloadPtr;
+using ambit::wds::PolicyPtr;
+using ambit::wds::State;
+using ambit::wds::WorkloadPtr;
 namespace wl = istio::workload;
 namespace sec = istio::security;
 
@@ -102,7 +102,7 @@ const std::string kSvc = "default/echo.default.svc.cluster.local";
 }  // namespace
 
 TEST_CASE("workload ingest: found by uid, by each IP, by info, with its SPIFFE identity") {
-  ProxyState st("cluster.local");
+  State st("cluster.local");
   uint64_t g0 = st.generation();
   REQUIRE(st.upsert_address("c1//Pod/default/echo-1",
                             workload("c1//Pod/default/echo-1", "default", "echo-1",
@@ -131,7 +131,7 @@ TEST_CASE("workload ingest: found by uid, by each IP, by info, with its SPIFFE i
 }
 
 TEST_CASE("identity defaults: the default trust domain and the 'default' service account") {
-  ProxyState st("example.org");
+  State st("example.org");
   REQUIRE(st.upsert_address("u1", workload("u1", "ns1", "p1", {"10.0.0.1"})).ok());
   auto w = st.workload_by_uid("u1");
   REQUIRE(w);
@@ -145,7 +145,7 @@ TEST_CASE("identity defaults: the default trust domain and the 'default' service
 }
 
 TEST_CASE("service ingest: found by key and by every VIP, the endpoints index follows workloads") {
-  ProxyState st;
+  State st;
   REQUIRE(st.upsert_address(kSvc, service("default", "echo.default.svc.cluster.local",
                                           {"10.96.0.10", "fd00:96::10"}))
               .ok());
@@ -175,7 +175,7 @@ TEST_CASE("service ingest: found by key and by every VIP, the endpoints index fo
 }
 
 TEST_CASE("removal clears every index and bumps the generation only when something was removed") {
-  ProxyState st;
+  State st;
   REQUIRE(
       st.upsert_address(kSvc, service("default", "echo.default.svc.cluster.local", {"10.96.0.10"}))
           .ok());
@@ -207,7 +207,7 @@ TEST_CASE("removal clears every index and bumps the generation only when somethi
 }
 
 TEST_CASE("replacing a workload re-indexes it: old IPs and old service memberships are gone") {
-  ProxyState st;
+  State st;
   REQUIRE(
       st.upsert_address("u1", workload("u1", "default", "p", {"10.0.0.1"}, {{kSvc, {{80, 8080}}}}))
           .ok());
@@ -229,7 +229,7 @@ TEST_CASE("replacing a workload re-indexes it: old IPs and old service membershi
 }
 
 TEST_CASE("replacing a service moves its VIPs") {
-  ProxyState st;
+  State st;
   REQUIRE(
       st.upsert_address(kSvc, service("default", "echo.default.svc.cluster.local", {"10.96.0.10"}))
           .ok());
@@ -247,7 +247,7 @@ TEST_CASE("replacing a service moves its VIPs") {
 TEST_CASE("one resource name switching between workload and service leaves no stale index") {
   // Resource names are opaque to xDS; a name that was a workload may come back as a service.
   const std::string name = "default/dual.default.svc.cluster.local";
-  ProxyState st;
+  State st;
   REQUIRE(
       st.upsert_address(name, workload(name, "default", "dual", {"10.0.0.7"}, {{kSvc, {{80, 80}}}}))
           .ok());
@@ -278,7 +278,7 @@ TEST_CASE("one resource name switching between workload and service leaves no st
 
 TEST_CASE("two workloads sharing an IP: removing one keeps the other findable") {
   // Host-network pods share the node IP.
-  ProxyState st;
+  State st;
   REQUIRE(st.upsert_address("a", workload("a", "default", "a", {"10.0.0.1"})).ok());
   REQUIRE(st.upsert_address("b", workload("b", "default", "b", {"10.0.0.1"})).ok());
   REQUIRE(st.workload_by_ip(ip("10.0.0.1")));
@@ -312,7 +312,7 @@ TEST_CASE("two workloads sharing an IP: removing one keeps the other findable") 
 }
 
 TEST_CASE("two services sharing a VIP: removing one keeps the other findable") {
-  ProxyState st;
+  State st;
   REQUIRE(st.upsert_address("default/a.default.svc.cluster.local",
                             service("default", "a.default.svc.cluster.local", {"10.96.0.1"}))
               .ok());
@@ -335,7 +335,7 @@ TEST_CASE("two services sharing a VIP: removing one keeps the other findable") {
 }
 
 TEST_CASE("invalid addresses are rejected with a message naming the resource, and change nothing") {
-  ProxyState st;
+  State st;
   REQUIRE(st.upsert_address("u1", workload("u1", "default", "good", {"10.0.0.1"})).ok());
   uint64_t g = st.generation();
 
@@ -407,7 +407,7 @@ TEST_CASE("invalid addresses are rejected with a message naming the resource, an
 }
 
 TEST_CASE("policies_for: GLOBAL, own NAMESPACE, and the WORKLOAD_SELECTOR ones it names") {
-  ProxyState st;
+  State st;
   auto a = workload("u1", "ns-a", "p", {"10.0.0.1"});
   a.mutable_workload()->add_authorization_policies("ns-a/selected");
   REQUIRE(st.upsert_address("u1", a).ok());
@@ -453,7 +453,7 @@ TEST_CASE("policies_for: GLOBAL, own NAMESPACE, and the WORKLOAD_SELECTOR ones i
 }
 
 TEST_CASE("invalid policies are rejected with a clear message and the previous version stays") {
-  ProxyState st;
+  State st;
   auto good = policy("ns", "p", sec::NAMESPACE);
   REQUIRE(st.upsert_policy("ns/p", good).ok());
   uint64_t pg = st.policy_generation();
@@ -515,7 +515,7 @@ TEST_CASE("invalid policies are rejected with a clear message and the previous v
 // scan every workload / policy of the mesh; they are indexed now, and the indexes must follow
 // every change.
 TEST_CASE("by-info and policy indexes follow renames, removals and scope changes among many workloads") {
-  ProxyState st;
+  State st;
   for (int i = 0; i < 2000; ++i) {
     std::string uid = "u" + std::to_string(i);
     REQUIRE(st.upsert_address(uid, workload(uid, "ns" + std::to_string(i % 10), "pod" + std::to_string(i), {})).ok());

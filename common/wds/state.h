@@ -1,6 +1,7 @@
-// What this ztunnel knows about the mesh, from WDS: workloads (by uid and by IP), services (by
+// What a proxy knows about the mesh from WDS: workloads (by uid and by IP), services (by
 // "ns/hostname" and by VIP), the endpoints of each service, and L4 authorization policies.
-// Shaped like ztunnel's src/state/{workload,service}.rs and src/state.rs.
+// Shared by ztunnel (routing, L4 policy) and the waypoint (backends, endpoints). Shaped like
+// ztunnel's src/state/{workload,service}.rs and src/state.rs.
 //
 // Ingest validates each resource (so the xDS client can NACK a bad one by name and still apply
 // the rest). Readers on data-path threads take a shared lock for one lookup per new connection —
@@ -22,7 +23,7 @@
 #include "istio/security/authorization.pb.h"
 #include "istio/workload/workload.pb.h"
 
-namespace ambit::ztunnel {
+namespace ambit::wds {
 
 struct Workload {
   istio::workload::Workload proto;
@@ -49,9 +50,9 @@ struct Policy {
 };
 using PolicyPtr = std::shared_ptr<const Policy>;
 
-class ProxyState {
+class State {
  public:
-  explicit ProxyState(std::string default_trust_domain = "cluster.local", std::string network = "");
+  explicit State(std::string default_trust_domain = "cluster.local", std::string network = "");
 
   // --- ingest (xDS); each returns InvalidArgument naming what is wrong -------------------------
   absl::Status upsert_address(const std::string& resource_name, const istio::workload::Address& a);
@@ -109,4 +110,4 @@ class ProxyState {
   std::atomic<uint64_t> policy_generation_{0};
 };
 
-}  // namespace ambit::ztunnel
+}  // namespace ambit::wds

@@ -1,15 +1,15 @@
-#include "ztunnel/state/proxy_state.h"
+#include "common/wds/state.h"
 
 #include <mutex>
 
 #include "common/base/strings.h"
 
-namespace ambit::ztunnel {
+namespace ambit::wds {
 
-ProxyState::ProxyState(std::string default_trust_domain, std::string network)
+State::State(std::string default_trust_domain, std::string network)
     : default_td_(std::move(default_trust_domain)), network_(std::move(network)) {}
 
-absl::Status ProxyState::upsert_address(const std::string& name, const istio::workload::Address& a) {
+absl::Status State::upsert_address(const std::string& name, const istio::workload::Address& a) {
   if (a.has_workload()) {
     const auto& p = a.workload();
     if (p.uid().empty()) return absl::InvalidArgumentError(str_cat("workload ", name, ": empty uid"));
@@ -87,7 +87,7 @@ void index_del(std::map<net::IpAddr, std::vector<std::string>>& m, const net::Ip
 }
 }  // namespace
 
-void ProxyState::remove_owner_locked(const std::string& name) {
+void State::remove_owner_locked(const std::string& name) {
   auto it = address_owner_.find(name);
   if (it == address_owner_.end()) return;
   if (auto w = workloads_.find(it->second); w != workloads_.end()) {
@@ -100,14 +100,14 @@ void ProxyState::remove_owner_locked(const std::string& name) {
   address_owner_.erase(it);
 }
 
-void ProxyState::index_service_locked(const ServicePtr& s, bool add) {
+void State::index_service_locked(const ServicePtr& s, bool add) {
   for (const auto& ip : s->vips) {
     if (add) index_add(vips_, ip, s->key);
     else index_del(vips_, ip, s->key);
   }
 }
 
-void ProxyState::index_policy_locked(const PolicyPtr& p, bool add) {
+void State::index_policy_locked(const PolicyPtr& p, bool add) {
   std::set<std::string>* keys = nullptr;
   if (p->proto.scope() == istio::security::GLOBAL) keys = &global_policies_;
   if (p->proto.scope() == istio::security::NAMESPACE) keys = &ns_policies_[p->proto.namespace_()];
@@ -120,7 +120,7 @@ void ProxyState::index_policy_locked(const PolicyPtr& p, bool add) {
   }
 }
 
-void ProxyState::index_workload_locked(const WorkloadPtr& w, bool add) {
+void State::index_workload_locked(const WorkloadPtr& w, bool add) {
   auto name = std::make_pair(w->ns(), w->name());
   if (add) {
     workloads_by_name_[name].insert(w->uid());
@@ -142,14 +142,14 @@ void ProxyState::index_workload_locked(const WorkloadPtr& w, bool add) {
   }
 }
 
-void ProxyState::remove_address(const std::string& name) {
+void State::remove_address(const std::string& name) {
   std::unique_lock lock(mu_);
   if (!address_owner_.count(name)) return;
   remove_owner_locked(name);
   generation_++;
 }
 
-absl::Status ProxyState::upsert_policy(const std::string& name, const istio::security::Authorization& p) {
+absl::Status State::upsert_policy(const std::string& name, const istio::security::Authorization& p) {
   if (p.name().empty()) return absl::InvalidArgumentError(str_cat("policy ", name, ": empty name"));
   if (!istio::security::Scope_IsValid(p.scope())) {
     return absl::InvalidArgumentError(str_cat("policy ", name, ": unknown scope ", p.scope()));
@@ -181,7 +181,7 @@ absl::Status ProxyState::upsert_policy(const std::string& name, const istio::sec
   return absl::OkStatus();
 }
 
-void ProxyState::remove_policy(const std::string& name) {
+void State::remove_policy(const std::string& name) {
   std::unique_lock lock(mu_);
   if (auto it = policies_.find(name); it != policies_.end()) index_policy_locked(it->second, false);
   if (policies_.erase(name)) {
@@ -190,13 +190,13 @@ void ProxyState::remove_policy(const std::string& name) {
   }
 }
 
-WorkloadPtr ProxyState::workload_by_uid(const std::string& uid) const {
+WorkloadPtr State::workload_by_uid(const std::string& uid) const {
   std::shared_lock lock(mu_);
   auto it = workloads_.find(uid);
   return it == workloads_.end() ? nullptr : it->second;
 }
 
-WorkloadPtr ProxyState::workload_by_ip(const net::IpAddr& ip) const {
+WorkloadPtr State::workload_by_ip(const net::IpAddr& ip) const {
   std::shared_lock lock(mu_);
   auto it = workload_ips_.find(ip);
   if (it == workload_ips_.end() || it->second.empty()) return nullptr;
@@ -204,7 +204,7 @@ WorkloadPtr ProxyState::workload_by_ip(const net::IpAddr& ip) const {
   return w == workloads_.end() ? nullptr : w->second;
 }
 
-WorkloadPtr ProxyState::workload_by_info(const std::string& ns, const std::string& name, const std::string& sa) const {
+WorkloadPtr State::workload_by_info(const std::string& ns, const std::string& name, const std::string& sa) const {
   std::shared_lock lock(mu_);
   auto it = workloads_by_name_.find(std::make_pair(ns, name));
   if (it == workloads_by_name_.end()) return nullptr;
@@ -217,7 +217,7 @@ WorkloadPtr ProxyState::workload_by_info(const std::string& ns, const std::strin
   return nullptr;
 }
 
-ServicePtr ProxyState::service_by_vip(const net::IpAddr& ip) const {
+ServicePtr State::service_by_vip(const net::IpAddr& ip) const {
   std::shared_lock lock(mu_);
   auto it = vips_.find(ip);
   if (it == vips_.end() || it->second.empty()) return nullptr;
@@ -225,13 +225,13 @@ ServicePtr ProxyState::service_by_vip(const net::IpAddr& ip) const {
   return s == services_.end() ? nullptr : s->second;
 }
 
-ServicePtr ProxyState::service_by_host(const std::string& key) const {
+ServicePtr State::service_by_host(const std::string& key) const {
   std::shared_lock lock(mu_);
   auto it = services_.find(key);
   return it == services_.end() ? nullptr : it->second;
 }
 
-std::vector<WorkloadPtr> ProxyState::endpoints(const std::string& service_key) const {
+std::vector<WorkloadPtr> State::endpoints(const std::string& service_key) const {
   std::shared_lock lock(mu_);
   std::vector<WorkloadPtr> out;
   auto it = endpoints_.find(service_key);
@@ -242,7 +242,7 @@ std::vector<WorkloadPtr> ProxyState::endpoints(const std::string& service_key) c
   return out;
 }
 
-std::vector<PolicyPtr> ProxyState::policies_for(const Workload& dst) const {
+std::vector<PolicyPtr> State::policies_for(const Workload& dst) const {
   std::shared_lock lock(mu_);
   // Keys in "ns/name" order (the order a scan of policies_ gives), gathered from the indexes.
   std::set<std::string> keys(global_policies_);
@@ -259,25 +259,25 @@ std::vector<PolicyPtr> ProxyState::policies_for(const Workload& dst) const {
   return out;
 }
 
-std::vector<WorkloadPtr> ProxyState::workloads() const {
+std::vector<WorkloadPtr> State::workloads() const {
   std::shared_lock lock(mu_);
   std::vector<WorkloadPtr> out;
   for (const auto& [_, w] : workloads_) out.push_back(w);
   return out;
 }
 
-std::vector<ServicePtr> ProxyState::services() const {
+std::vector<ServicePtr> State::services() const {
   std::shared_lock lock(mu_);
   std::vector<ServicePtr> out;
   for (const auto& [_, s] : services_) out.push_back(s);
   return out;
 }
 
-std::vector<PolicyPtr> ProxyState::policies() const {
+std::vector<PolicyPtr> State::policies() const {
   std::shared_lock lock(mu_);
   std::vector<PolicyPtr> out;
   for (const auto& [_, p] : policies_) out.push_back(p);
   return out;
 }
 
-}  // namespace ambit::ztunnel
+}  // namespace ambit::wds
