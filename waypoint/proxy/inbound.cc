@@ -50,6 +50,13 @@ void handle_stream(const ProxyInputs* in, asio::io_context& io, const std::share
     conn->respond(sid, 400);
     return;
   }
+  if (listener->protocol == ::ambit::waypoint::v1::Listener::TCP) {
+    // L4 proxying of TCP ports through the waypoint is not built yet: refused, never passed
+    // through unchecked.
+    lg().info("CONNECT {} from {}: TCP ports are not proxied by this waypoint yet", *authority, peer.ip.to_string());
+    conn->respond(sid, 503);
+    return;
+  }
   StreamContext ctx{peer, *authority, {}};
   if (target->is_hostname()) {
     if (!listener->vips.empty()) ctx.dst_ip = listener->vips[0];

@@ -1,20 +1,32 @@
 #include "waypoint/proxy/request_log.h"
 
-#include "common/base/log.h"
+#include "waypoint/telemetry.h"
 
 namespace ambit::waypoint {
 
 void record_request(const ProxyInputs* in, const RequestLog& l) {
-  (void)in;
-  auto ms = std::chrono::duration_cast<std::chrono::microseconds>(l.duration).count() / 1000.0;
-  log::scope("access").info(
-      "{} {} {} {} src.addr={} src.identity={} dst.service={} dst.workload={} route={} policy={} flags={} "
-      "bytes_in={} bytes_out={} duration={:.3f}ms",
-      l.method, l.authority, l.path, l.status, l.peer.ip.to_string(),
-      l.peer.identity ? l.peer.identity->to_string() : "-", l.service.hostname.empty() ? "-" : l.service.to_string(),
-      l.endpoint && l.endpoint->workload ? l.endpoint->workload->name() : "-", l.route.empty() ? "-" : l.route,
-      l.policy.empty() ? "-" : l.policy, l.response_flags.empty() ? "-" : l.response_flags, l.request_bytes,
-      l.response_bytes, ms);
+  if (in->telemetry == nullptr) return;
+  RequestRecord r;
+  r.src_ip = l.peer.ip;
+  r.src_identity = l.peer.identity;
+  r.authority = l.authority;
+  r.service = l.service;
+  if (l.endpoint) {
+    r.dst_workload = l.endpoint->workload;
+    r.dst_identity = l.endpoint->identity;
+    r.upstream_addr = l.endpoint->target.to_string();
+  }
+  r.method = l.method;
+  r.path = l.path;
+  r.host = l.authority;
+  r.response_code = l.status;
+  r.response_flags = l.response_flags.empty() ? "-" : l.response_flags;
+  r.route = l.route;
+  r.policy = l.policy;
+  r.request_bytes = l.request_bytes;
+  r.response_bytes = l.response_bytes;
+  r.duration = l.duration;
+  in->telemetry->request(r);
 }
 
 }  // namespace ambit::waypoint

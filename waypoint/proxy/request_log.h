@@ -1,5 +1,5 @@
-// One finished request as the waypoint reports it: the access log line and the istio_requests_*
-// metrics (reporter="waypoint") are both made from this record.
+// One finished request as the session sees it, handed to Telemetry (waypoint/telemetry.h) as a
+// RequestRecord: the access log line and the istio_requests_* metrics (reporter="waypoint").
 #pragma once
 
 #include <chrono>
